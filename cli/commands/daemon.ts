@@ -1,0 +1,21 @@
+import type { CommandModule } from "yargs";
+import { daemons, findDaemon } from "../../daemons/index.ts";
+import { runDaemon } from "../../shared/run-daemon.ts";
+import { CliError } from "../cli-error.ts";
+
+interface DaemonArgs {
+  config?: string;
+  name: string;
+}
+
+export const daemonCommand: CommandModule<{ config?: string }, DaemonArgs> = {
+  command: "daemon <name>",
+  describe: "Run one daemon in the foreground (what its systemd unit runs)",
+  builder: (yargs) =>
+    yargs.positional("name", { type: "string", demandOption: true, choices: daemons.map((d) => d.name), describe: "which daemon" }),
+  handler: async (args) => {
+    const daemon = findDaemon(args.name);
+    if (!daemon) throw new CliError(`unknown daemon "${args.name}": use one of ${daemons.map((d) => d.name).join(", ")}`, 64);
+    await runDaemon(daemon, { configFile: args.config, all: daemons });
+  },
+};

@@ -1,0 +1,56 @@
+import { readFileSync } from "node:fs";
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { CliError } from "./cli-error.ts";
+import { configCommand } from "./commands/config-check.ts";
+import { daemonCommand } from "./commands/daemon.ts";
+import { publishCommand } from "./commands/publish.ts";
+import { tailCommand } from "./commands/tail.ts";
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+
+async function main(argv: string[]): Promise<void> {
+  await yargs(argv)
+    .scriptName("deploykit")
+    .usage("$0 <command> [options]\n\nA deployment system whose small daemons talk over a message bus.")
+    .option("config", {
+      alias: "c",
+      type: "string",
+      global: true,
+      describe: "configuration file (default: $DEPLOYKIT_CONFIG, then /etc/deploykit/deploykit.yaml)",
+    })
+    .option("bus", { type: "string", global: true, describe: "broker URL, overrides bus.url" })
+    .command(daemonCommand)
+    .command(publishCommand)
+    .command(tailCommand)
+    .command(configCommand)
+    .demandCommand(1, "say what to do: deploykit --help lists the commands")
+    .strict()
+    .recommendCommands()
+    .version(pkg.version)
+    .help()
+    .alias("h", "help")
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((message, err, y) => {
+      if (err) throw err;
+      void y;
+      process.stderr.write(`deploykit: ${message}\nRun with --help for usage.\n`);
+      process.exit(64);
+    })
+    .parseAsync();
+}
+
+main(hideBin(process.argv)).then(
+  () => {
+    // Commands that leave handles open (none should) must not keep a finished CLI alive.
+    process.exit(process.exitCode ?? 0);
+  },
+  (err: unknown) => {
+    if (err instanceof CliError) {
+      process.stderr.write(`deploykit: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    process.stderr.write(`deploykit: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

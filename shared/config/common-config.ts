@@ -1,0 +1,32 @@
+import { defineConfig } from "./config-schema.ts";
+
+export const busConfig = defineConfig({
+  url: {
+    doc: "Broker URL, or a comma-separated failover set: stomp://, stomp+ssl://, amqp://, amqps://, memory://",
+    format: "string",
+    default: "stomp://127.0.0.1:61613",
+    sensitive: true,
+  },
+  login: { doc: "Broker user, when not given in the URL", format: "string", default: "", nullable: false },
+  passcode: { doc: "Broker password, when not given in the URL", format: "string", default: "", sensitive: true },
+  prefix: { doc: "Prefix of every topic name: git.commits becomes PREFIX.git.commits", format: "string", default: "deploykit" },
+  host: { doc: "Name this host gives in the source of every message (default: the host name)", format: "string", default: "" },
+  heartbeat: { doc: "STOMP heart-beat / AMQP heartbeat period", format: "duration", default: 10_000 },
+  connectTimeout: { doc: "Give up one connection attempt (and a receipt wait) after this long", format: "duration", default: 10_000 },
+  reconnectMin: { doc: "First delay before reconnecting; doubles per failed attempt, with jitter", format: "duration", default: 500 },
+  reconnectMax: { doc: "Longest delay between reconnection attempts", format: "duration", default: 30_000 },
+  publishTimeout: { doc: "How long a publish waits for a connection before it fails loudly", format: "duration", default: 30_000 },
+  confirm: { doc: "Wait for the broker's receipt/confirm on every publish", format: "boolean", default: true },
+  handlerTimeout: { doc: "Longest a message handler may run before it counts as failed", format: "duration", default: 60_000 },
+  prefetch: { doc: "Messages the broker may send a subscription ahead of acknowledgements", format: "nat", default: 100 },
+  groupMaxLength: { doc: "Most messages kept for a group while none of its members is connected", format: "nat", default: 10_000 },
+  groupExpiry: { doc: "A group queue unused this long is deleted by the broker", format: "duration", default: 7 * 86_400_000 },
+  drainTimeout: { doc: "On stop, how long in-flight message handlers may finish before the daemon exits", format: "duration", default: 10_000 },
+  tlsCa: { doc: "CA certificate file for stomp+ssl:// and amqps:// (default: system CAs)", format: "string", default: "" },
+  tlsInsecure: { doc: "Accept any broker certificate (testing only)", format: "boolean", default: false },
+});
+
+export const logConfig = defineConfig({
+  level: { doc: "Log level", format: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], default: "info" },
+  format: { doc: "json, pretty, or auto (pretty on a terminal, JSON otherwise)", format: ["auto", "json", "pretty"], default: "auto" },
+});
