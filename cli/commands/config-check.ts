@@ -1,5 +1,6 @@
 import type { CommandModule } from "yargs";
 import { daemons } from "../../daemons/index.ts";
+import { configTable } from "../../shared/config/config-table.ts";
 import { ConfigError, readConfig } from "../../shared/config/read-config.ts";
 import { configSections } from "../../shared/run-daemon.ts";
 import { CliError } from "../cli-error.ts";
@@ -22,6 +23,14 @@ export const configCommand: CommandModule<{ config?: string }, { config?: string
             if (err instanceof ConfigError) throw new CliError(err.message, 78);
             throw err;
           }
+        },
+      )
+      .command(
+        "table",
+        "Print every configuration key as the Markdown table the README carries",
+        () => {},
+        () => {
+          process.stdout.write(configTable(configSections(daemons)));
         },
       )
       .demandCommand(1, "say what to do: deploykit config check"),

@@ -83,6 +83,8 @@ export function parseBusUrls(value: string): { protocol: keyof typeof transports
   return { protocol: [...protocols][0] as keyof typeof transports, urls };
 }
 
+const retryDelayMs = 200;
+
 interface ActiveSubscription {
   inFlight: Set<Promise<void>>;
   /** Delivered but not yet handed to the handler (concurrency limit). */
@@ -241,17 +243,25 @@ class MessageBus implements Bus {
     }
     const { envelope } = decoded;
     const log = this.log.child({ topic, msgId: envelope.id, correlationId: envelope.correlationId });
-    const outcome = await runHandler(
-      (signal) => handler(envelope, { log, signal, redelivered: delivery.redelivered, headers: delivery.headers }),
-      { timeoutMs: options.handlerTimeoutMs ?? this.options.handlerTimeoutMs, parent: this.closing.signal },
-    );
-    if (outcome.ok) return delivery.ack();
-    log.error({ err: outcome.error }, "message handler failed");
-    if (delivery.redelivered) {
-      await this.deadletter(topic, route, delivery, `handler failed twice: ${outcome.error.message}`);
-    } else {
-      delivery.nack();
+    // One retry here rather than a broker redelivery: brokers disagree on NACK
+    // (ActiveMQ sends a NACKed message straight to its DLQ), and a second
+    // attempt is all a poison message deserves before a person looks at it.
+    let failure: Error | undefined;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const outcome = await runHandler(
+        (signal) => handler(envelope, { log, signal, redelivered: delivery.redelivered || attempt > 1, headers: delivery.headers }),
+        { timeoutMs: options.handlerTimeoutMs ?? this.options.handlerTimeoutMs, parent: this.closing.signal },
+      );
+      if (outcome.ok) return delivery.ack();
+      failure = outcome.error;
+      if (this.closing.signal.aborted) {
+        log.warn({ err: failure }, "handler stopped by shutdown; the broker will redeliver the message");
+        return delivery.nack();
+      }
+      log.error({ err: failure, attempt }, "message handler failed");
+      if (attempt === 1) await sleep(retryDelayMs);
     }
+    await this.deadletter(topic, route, delivery, `handler failed twice: ${failure?.message}`);
   }
 
   /** Copies a message we cannot handle to `deadletter`, then settles it; if even that fails, hands it back. */

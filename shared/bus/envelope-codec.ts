@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { z } from "zod";
+import type { z } from "zod";
 import { type Envelope, envelopeSchema, type Source, topicDef } from "../messages/index.ts";
 import { InvalidMessageError } from "./bus.ts";
 

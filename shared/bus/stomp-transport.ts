@@ -239,7 +239,11 @@ class StompTransport implements Transport {
   }
 
   private delivery(message: IMessage, generation: number): Delivery {
+    const flavor = this.flavor;
     const settle = (how: "ack" | "nack") => {
+      // ActiveMQ turns a STOMP NACK into a move to its DLQ. Leaving the message
+      // unacknowledged instead gets it redelivered when this subscription ends.
+      if (how === "nack" && flavor === "activemq") return;
       // After a reconnect the broker has already put this message back; acking it on the new connection would be an error.
       if (generation !== this.generation || !this.client.connected) return;
       try {
