@@ -73,6 +73,8 @@ interface Registered {
   options: RouteOptions;
   onDelivery: (delivery: Delivery) => void;
   current?: StompSubscription;
+  /** The connection generation this entry was last subscribed on. */
+  generation?: number;
 }
 
 class StompTransport implements Transport {
@@ -149,13 +151,20 @@ class StompTransport implements Transport {
     this.attempt = 0;
     this.generation++;
     this.flavor = stompFlavor(server);
-    this.options.log.info({ url: safeUrl(this.url), server: server ?? "unknown" }, "connected to the bus");
-    this.setState({ state: "connected", url: safeUrl(this.url), server });
-    for (const entry of this.registered) {
-      this.attach(entry).catch((err: Error) => {
-        this.options.log.error({ err, route: entry.options.route }, "could not resubscribe");
-      });
-    }
+    const generation = this.generation;
+    // Report "connected" only once every subscription is back, so whoever
+    // publishes on that event finds its own subscriptions in place.
+    void Promise.allSettled(
+      [...this.registered].map((entry) =>
+        this.attach(entry).catch((err: Error) => {
+          this.options.log.error({ err, route: entry.options.route }, "could not resubscribe");
+        }),
+      ),
+    ).then(() => {
+      if (generation !== this.generation || !this.client.connected || this.stopping.signal.aborted) return;
+      this.options.log.info({ url: safeUrl(this.url), server: server ?? "unknown" }, "connected to the bus");
+      this.setState({ state: "connected", url: safeUrl(this.url), server });
+    });
   }
 
   private lost(error: Error): void {
@@ -210,8 +219,15 @@ class StompTransport implements Transport {
 
   async subscribe(options: RouteOptions, onDelivery: (delivery: Delivery) => void): Promise<TransportSubscription> {
     const entry: Registered = { options, onDelivery };
-    if (this.current === "connected") await this.attach(entry);
     this.registered.add(entry);
+    if (this.client.connected) {
+      try {
+        await this.attach(entry);
+      } catch (err) {
+        this.registered.delete(entry);
+        throw err;
+      }
+    }
     return {
       unsubscribe: async () => {
         this.registered.delete(entry);
@@ -230,8 +246,10 @@ class StompTransport implements Transport {
 
   /** SUBSCRIBE on the current connection and wait for the broker's receipt, so nothing published after this returns is missed. */
   private async attach(entry: Registered): Promise<void> {
-    const { destination, headers } = subscribeFrame(this.flavor, entry.options, this.options);
     const generation = this.generation;
+    if (entry.generation === generation) return;
+    entry.generation = generation;
+    const { destination, headers } = subscribeFrame(this.flavor, entry.options, this.options);
     const receipt = randomUUID();
     const confirmed = this.receipt(receipt);
     entry.current = this.client.subscribe(destination, (message) => entry.onDelivery(this.delivery(message, generation)), { ...headers, receipt });
