@@ -89,6 +89,8 @@ class StompTransport implements Transport {
   private urlIndex = 0;
   private url: URL;
   private socket?: IStompSocket;
+  /** Why the current socket failed, reported with the state change that follows. */
+  private socketError?: Error;
   private flavor: StompFlavor = "generic";
   /** Bumped on every new connection: an ack for a message of an older one must not reach the new one. */
   private generation = 0;
@@ -123,9 +125,12 @@ class StompTransport implements Transport {
       onStompError: (frame) => {
         options.log.error({ url: safeUrl(this.url), message: frame.headers.message, detail: frame.body.slice(0, 500) }, "broker sent ERROR");
       },
-      onWebSocketClose: () => this.lost(new Error("connection closed")),
+      onWebSocketClose: () => {
+        this.lost(this.socketError ?? new Error("connection closed"));
+        this.socketError = undefined;
+      },
       onWebSocketError: (event: unknown) => {
-        if (event instanceof Error) options.log.debug({ err: event, url: safeUrl(this.url) }, "socket error");
+        if (event instanceof Error) this.socketError = event;
       },
     });
   }

@@ -211,3 +211,49 @@ test("a publish that cannot reach any broker fails loudly within its timeout", a
   await t.throwsAsync(bus.publish("events", { text: "nowhere" }), { name: "BusUnavailableError", message: /could not publish to events/ });
   t.true(Date.now() - started < 3_000);
 });
+
+test("STOMP and AMQP daemons on one RabbitMQ see each other's messages, and share a group", async (t) => {
+  const stompBroker = brokers.find((b) => b.name === "rabbitmq-stomp") as BrokerUnderTest;
+  const amqpBroker = brokers.find((b) => b.name === "rabbitmq-amqp") as BrokerUnderTest;
+  const prefix = uniquePrefix();
+  const [overStomp] = await withBuses(t, stompBroker, 1, prefix);
+  const [overAmqp] = await withBuses(t, amqpBroker, 1, prefix);
+  const atStomp = collector();
+  const atAmqp = collector();
+  await overStomp?.subscribe("events", atStomp.handler);
+  await overAmqp?.subscribe("events", atAmqp.handler);
+  await overStomp?.publish("events", { text: "from stomp" });
+  await overAmqp?.publish("events", { text: "from amqp" });
+  await waitFor(() => atStomp.received.length === 2 && atAmqp.received.length === 2, 10_000, "both messages on both sides");
+  t.deepEqual(atStomp.received.map((m) => m.body.text).sort(), ["from amqp", "from stomp"]);
+  t.deepEqual(atAmqp.received.map((m) => m.id).sort(), atStomp.received.map((m) => m.id).sort());
+
+  const group = `g${randomUUID().slice(0, 6)}`;
+  const stompMember = collector();
+  const amqpMember = collector();
+  await overStomp?.subscribe("events", stompMember.handler, { group });
+  await overAmqp?.subscribe("events", amqpMember.handler, { group });
+  for (let i = 0; i < 20; i++) await overStomp?.publish("events", { text: `shared-${i}` });
+  await waitFor(() => stompMember.received.length + amqpMember.received.length >= 20, 10_000, "20 group deliveries");
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.is(stompMember.received.length + amqpMember.received.length, 20, "one queue, shared across protocols");
+});
+
+for (const broker of brokers.filter((b) => b.endpoint)) {
+  test(`${broker.name}: a failover set skips a dead broker`, async (t) => {
+    const dead = viaPort(broker.url, 1);
+    const bus = testBus(`${dead},${broker.url}`, uniquePrefix());
+    t.teardown(() => bus.close({ graceMs: 0 }));
+    const states: { state: string; url: string; error?: Error }[] = [];
+    bus.onState((change) => states.push(change));
+    await bus.connected(15_000);
+    const got = collector();
+    await bus.subscribe("events", got.handler);
+    await bus.publish("events", { text: "via the second broker" });
+    await waitFor(() => got.received.length === 1, 10_000, "the message");
+    const deadAttempt = states.find((s) => s.state === "disconnected" && /:1\/?$/.test(s.url));
+    t.truthy(deadAttempt, JSON.stringify(states));
+    t.regex(deadAttempt?.error?.message ?? "", /ECONNREFUSED/, "the reason is reported");
+    t.false(/:(guest|admin)@/.test(bus.description), "passwords are masked in descriptions");
+  });
+}
