@@ -39,10 +39,9 @@ export function uniquePrefix(): string {
   return `test-${randomUUID().slice(0, 8)}`;
 }
 
-/** A bare transport, for sending what the bus itself would refuse to publish. */
-export function rawTransport(url: string): Transport {
-  const { protocol, urls } = parseBusUrls(url);
-  const options: TransportOptions = {
+/** Transport options with the test suite's short timeouts. */
+export function testTransportOptions(urls: URL[], overrides: Partial<TransportOptions> = {}): TransportOptions {
+  return {
     urls,
     heartbeatMs: 2_000,
     reconnect: { initialMs: 100, maxMs: 1_000 },
@@ -51,7 +50,14 @@ export function rawTransport(url: string): Transport {
     connectTimeoutMs: 5_000,
     tls: { insecure: false },
     log: silent,
+    ...overrides,
   };
+}
+
+/** A bare transport, for sending what the bus itself would refuse to publish. */
+export function rawTransport(url: string): Transport {
+  const { protocol, urls } = parseBusUrls(url);
+  const options = testTransportOptions(urls);
   const transport = { memory: memoryTransport, stomp: stompTransport, amqp: amqpTransport }[protocol](options);
   transport.start();
   return transport;

@@ -15,6 +15,7 @@ import {
   type TransportOptions,
 } from "../../../shared/bus/transport.ts";
 import { startTcpProxy } from "../../helpers/tcp-proxy.ts";
+import { testTransportOptions } from "../../helpers/test-bus.ts";
 
 // Against the RabbitMQ on 127.0.0.1:5672 (guest/guest). Every test has its own
 // routes and groups, so they run concurrently without seeing each other.
@@ -23,17 +24,7 @@ const broker = new URL("amqp://guest:guest@127.0.0.1:5672/");
 const json = (n: number | string) => JSON.stringify({ n });
 
 function options(overrides: Partial<TransportOptions> = {}): TransportOptions {
-  return {
-    urls: [broker],
-    heartbeatMs: 5_000,
-    reconnect: { initialMs: 50, maxMs: 200 },
-    groupMaxLength: 100,
-    groupExpiryMs: 20_000,
-    connectTimeoutMs: 2_000,
-    tls: { insecure: false },
-    log: pino({ level: "silent" }),
-    ...overrides,
-  };
+  return testTransportOptions([broker], { reconnect: { initialMs: 50, maxMs: 200 }, groupMaxLength: 100, connectTimeoutMs: 2_000, ...overrides });
 }
 
 function uniqueRoute(): string {
