@@ -53,6 +53,7 @@ class Batch {
   finished = false;
   private remaining = SUBSCRIBERS;
   private done?: () => void;
+  onReceive?: () => void;
   readonly n: number;
 
   constructor(n: number) {
@@ -65,12 +66,18 @@ class Batch {
     const now = performance.now();
     if (!(seq >= 0 && seq < this.n)) return;
     this.latencies[subscriber * this.n + seq] = now - (this.sendTimes[seq] as number);
+    this.onReceive?.();
     if (++(this.counts[subscriber] as number) !== this.n) return;
     this.lastReceived = Math.max(this.lastReceived, now);
     if (--this.remaining === 0) {
       this.finished = true;
       this.done?.();
     }
+  }
+
+  /** Messages every subscriber has received (each subscriber's queue is FIFO). */
+  get delivered(): number {
+    return Math.min(...this.counts);
   }
 
   whenAllReceived(): Promise<void> {
@@ -211,31 +218,46 @@ interface Result {
   p99: number;
 }
 
-/** Publishes n messages with at most WINDOW outstanding and waits until every subscriber has all of them. */
+/**
+ * Publishes n messages and waits until every subscriber has all of them. At most
+ * WINDOW messages are in flight: sent but not yet received by every subscriber
+ * (or not yet settled by the mode). Without the bound a fire-and-forget
+ * publisher outruns the consumers and the broker's queues grow until latency
+ * is just queue length; with it we measure the sustained rate.
+ */
 async function runBatch(mode: Mode, n: number): Promise<Result> {
   const batch = new Batch(n);
   current = batch;
-  let inFlight = 0;
+  let pending = 0;
   let failure: unknown;
   let wake: (() => void) | undefined;
-  const settled = () => {
-    inFlight--;
+  const nudge = () => {
     wake?.();
+    wake = undefined;
+  };
+  const settled = () => {
+    pending--;
+    nudge();
+  };
+  batch.onReceive = nudge;
+  const waitUntil = async (ready: () => boolean) => {
+    while (!ready() && failure === undefined) await new Promise<void>((resolve) => (wake = resolve));
   };
   const started = performance.now();
   for (let seq = 0; seq < n && failure === undefined; seq++) {
     if (seq % YIELD_EVERY === 0) await yieldToIo();
-    while (inFlight >= WINDOW) await new Promise<void>((resolve) => (wake = resolve));
+    await waitUntil(() => pending < WINDOW && seq - batch.delivered < WINDOW);
     batch.sendTimes[seq] = performance.now();
-    inFlight++;
+    pending++;
     mode.send(seq).then(settled, (err: unknown) => {
       failure ??= err;
       settled();
     });
   }
-  while (inFlight > 0) await new Promise<void>((resolve) => (wake = resolve));
+  await waitUntil(() => pending === 0);
   if (failure !== undefined) throw failure;
   const published = performance.now();
+  batch.onReceive = undefined;
   await batch.whenAllReceived();
   current = undefined;
   const sorted = batch.latencies.sort();

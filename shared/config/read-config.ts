@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import convict from "convict";
 import YAML from "yaml";
-import { type ConfigSchema, type Format, type KeyDef, envName, parseDuration } from "./config-schema.ts";
+import { type ConfigSchema, type Format, type KeyDef, envName, formatDuration, parseDuration } from "./config-schema.ts";
 
 export const defaultConfigFile = "/etc/deploykit/deploykit.yaml";
 
@@ -132,7 +132,7 @@ export function readConfig<S extends Sections>(sections: S, options: ReadConfigO
   return {
     values,
     file: path && existsSync(path) ? path : undefined,
-    describe: () => YAML.stringify(maskSecrets(values as Record<string, Record<string, unknown>>, sections)),
+    describe: () => YAML.stringify(presentable(values as Record<string, Record<string, unknown>>, sections)),
   };
 }
 
@@ -152,17 +152,23 @@ function explain(message: string, sections: Sections, file: string): string {
   return `invalid configuration:\n  ${lines.join("\n  ")}`;
 }
 
-/** A secret is shown as set or not; a URL keeps everything but its password, which is what an operator needs to see. */
-export function maskSecrets(values: Record<string, Record<string, unknown>>, sections: Sections): Record<string, Record<string, unknown>> {
-  const masked: Record<string, Record<string, unknown>> = {};
+/**
+ * Values as an operator reads them: durations as written (30s), secrets masked,
+ * and a URL with everything but its password, because which broker a daemon
+ * talks to is what they need to see.
+ */
+export function presentable(values: Record<string, Record<string, unknown>>, sections: Sections): Record<string, Record<string, unknown>> {
+  const shown: Record<string, Record<string, unknown>> = {};
   for (const [section, keys] of Object.entries(values)) {
-    masked[section] = { ...keys };
+    shown[section] = { ...keys };
     for (const [key, value] of Object.entries(keys)) {
-      if (!sections[section]?.[key]?.sensitive || value === "" || value === null) continue;
-      masked[section][key] = typeof value === "string" && value.includes("://") ? maskUrlList(value) : "********";
+      const def = sections[section]?.[key];
+      if (def?.format === "duration" && typeof value === "number") shown[section][key] = formatDuration(value);
+      if (!def?.sensitive || value === "" || value === null) continue;
+      shown[section][key] = typeof value === "string" && value.includes("://") ? maskUrlList(value) : "********";
     }
   }
-  return masked;
+  return shown;
 }
 
 function maskUrlList(value: string): string {

@@ -43,7 +43,8 @@ test("config check prints the effective configuration with secrets masked", asyn
   t.regex(result.stderr, /configuration is valid/);
   t.false(result.stdout.includes("topsecret"));
   t.regex(result.stdout, /url: stomp:\/\/deploy:\*+@broker-1:61613/);
-  t.regex(result.stdout, /interval: 45000/);
+  t.regex(result.stdout, /interval: 45s/);
+  t.regex(result.stdout, /groupExpiry: 7d/);
 });
 
 test("config check fails with the key, the variable and the file", async (t) => {
