@@ -1,9 +1,9 @@
-// bench/bus: the cost of deploykit's bus (envelope, zod validation, handler
-// machinery) over the bare STOMP client it is built on, through the same
-// RabbitMQ in one run. 1 publisher and 4 subscribers, each on its own
-// connection, all in this process: both modes share one event loop and one
-// CPU, so the ratio is the ratio of client-side work per message.
-// See docs/benchmarks.md for how to read the figures.
+// bench/bus: what deploykit's bus (envelope, zod validation, handler
+// machinery) costs over the bare STOMP client it is built on, through the
+// same RabbitMQ in one run. 1 publisher and 4 subscribers, each on its own
+// connection, all in this process: both modes share one event loop, so the
+// throughput ratio is the ratio of client-side work per message.
+// docs/benchmarks.md explains the method and holds measured figures.
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
@@ -19,22 +19,18 @@ import { isDrainable, stompSocket } from "../shared/bus/stomp-socket.ts";
 const SUBSCRIBERS = 4;
 const ROUNDS = 3;
 const WARMUP = 2_000;
-/** Publishes started but not yet resolved (receipt or drain); keeps the publisher off the latency-bound path. */
+/** Most messages in flight at once (see runBatch); far more than one round trip's worth, so never latency bound. */
 const WINDOW = 1_000;
-/** The subscribers share this event loop: give them a turn this often, as separate processes would get one. */
+/** The subscribers share this event loop: the publisher lets them read this often, as separate processes would. */
 const YIELD_EVERY = 100;
 const ROUND_TIMEOUT_MS = 120_000;
 const CONNECT_TIMEOUT_MS = 10_000;
-const HEARTBEAT_MS = 10_000; // the bus default
-const PREFETCH = 100; // the bus default
-const PAD = "x".repeat(1_000);
+const HEARTBEAT_MS = 10_000; // bus default
+const PREFETCH = 100; // bus default
+/** Both modes send bodies of this size: stompjs parses byte by byte, so unequal sizes would skew the ratio. */
+const MESSAGE_BYTES = 500;
 
-export interface BenchOptions {
-  url: string;
-  messages: number;
-}
-
-export function readOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): BenchOptions {
+function readOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): { url: string; messages: number } {
   const { values } = parseArgs({ args: argv, options: { url: { type: "string" }, messages: { type: "string" } } });
   const url = values.url ?? env.BENCH_BUS_URL ?? "stomp://guest:guest@127.0.0.1:61613";
   const messages = Number(values.messages ?? 50_000);
@@ -44,17 +40,16 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv = process.env
   return { url, messages };
 }
 
-/** One measured batch: who received what, when. Receipts outside a batch are ignored. */
+/** One measured batch: when each message was sent and each subscriber got it. */
 class Batch {
+  readonly n: number;
   readonly sendTimes: Float64Array;
   readonly latencies: Float64Array;
   readonly counts = new Array<number>(SUBSCRIBERS).fill(0);
   lastReceived = 0;
-  finished = false;
+  onReceive?: () => void;
   private remaining = SUBSCRIBERS;
   private done?: () => void;
-  onReceive?: () => void;
-  readonly n: number;
 
   constructor(n: number) {
     this.n = n;
@@ -69,10 +64,7 @@ class Batch {
     this.onReceive?.();
     if (++(this.counts[subscriber] as number) !== this.n) return;
     this.lastReceived = Math.max(this.lastReceived, now);
-    if (--this.remaining === 0) {
-      this.finished = true;
-      this.done?.();
-    }
+    if (--this.remaining === 0) this.done?.();
   }
 
   /** Messages every subscriber has received (each subscriber's queue is FIFO). */
@@ -81,20 +73,23 @@ class Batch {
   }
 
   whenAllReceived(): Promise<void> {
-    return this.finished ? Promise.resolve() : new Promise((resolve) => (this.done = resolve));
+    return this.remaining === 0 ? Promise.resolve() : new Promise((resolve) => (this.done = resolve));
   }
 }
 
-/** What one mode needs: send message `seq` (resolving when the mode considers it sent) and a close. */
+/** Sends message `seq`, resolving when the mode considers it sent (written, or confirmed by the broker). */
 interface Mode {
   label: string;
   send(seq: number): Promise<unknown>;
-  close(): Promise<void>;
 }
 
+/** Whatever a setup opened; run at the end, or as soon as a setup fails halfway. */
+type Closer = () => Promise<void>;
+
+/** The batch being measured; subscribers report to it, and ignore messages outside one. */
 let current: Batch | undefined;
 
-/** A bare @stomp/stompjs client over deploykit's TCP adapter, set up like the STOMP transport sets its own. */
+/** A bare @stomp/stompjs client over deploykit's TCP adapter, configured like StompTransport's. */
 async function rawClient(url: URL): Promise<{ client: Client; socket: () => IStompSocket | undefined; server: string }> {
   let socket: IStompSocket | undefined;
   const client = new Client({
@@ -102,77 +97,70 @@ async function rawClient(url: URL): Promise<{ client: Client; socket: () => ISto
     stompVersions: new Versions([Versions.V1_2]),
     heartbeatIncoming: HEARTBEAT_MS,
     heartbeatOutgoing: HEARTBEAT_MS,
-    connectionTimeout: CONNECT_TIMEOUT_MS,
-    reconnectDelay: 0, // a dropped connection should fail the run, not be papered over
+    // No connectionTimeout: stompjs leaves that timer running when the socket closes first, holding a
+    // failed run open for 10 s; withTimeout below bounds the wait instead.
+    reconnectDelay: 0, // a dropped connection must fail the run, not be papered over
     debug: () => {},
     webSocketFactory: () => (socket = stompSocket(url, { insecure: false })),
   });
-  const server = await withTimeout(
-    new Promise<string>((resolve, reject) => {
-      client.onConnect = (frame) => resolve(frame.headers.server ?? "unknown");
-      client.onStompError = (frame) => reject(new Error(`broker refused the connection: ${frame.headers.message}`));
-      client.onWebSocketClose = () => reject(new Error(`connection to ${url.host} closed before CONNECTED`));
-      client.activate();
-    }),
-    CONNECT_TIMEOUT_MS,
-    `no CONNECTED from ${url.host}: is RabbitMQ's STOMP plugin running? (set --url or BENCH_BUS_URL)`,
-  ).catch(async (err: Error) => {
+  const hint = "is RabbitMQ's STOMP plugin listening there? (set --url or BENCH_BUS_URL)";
+  const connected = new Promise<string>((resolve, reject) => {
+    client.onConnect = (frame) => resolve(frame.headers.server ?? "unknown");
+    client.onStompError = (frame) => reject(new Error(`${url.host} refused the connection: ${frame.headers.message}`));
+    client.onWebSocketClose = () => reject(new Error(`connection to ${url.host} closed before CONNECTED: ${hint}`));
+    client.activate();
+  });
+  const server = await withTimeout(connected, CONNECT_TIMEOUT_MS, `no CONNECTED from ${url.host}: ${hint}`).catch(async (err) => {
     await client.deactivate({ force: true });
     throw err;
   });
   return { client, socket: () => socket, server };
 }
 
-async function rawMode(url: URL): Promise<Mode & { server: string; bytes: number }> {
+async function rawMode(url: URL, closers: Closer[]): Promise<Mode & { server: string; bytes: number }> {
   const destination = `/topic/bench-${randomUUID()}`;
-  const clients = await Promise.all(Array.from({ length: SUBSCRIBERS + 1 }, () => rawClient(url)));
+  const opened = await Promise.allSettled(Array.from({ length: SUBSCRIBERS + 1 }, () => rawClient(url)));
+  const clients = opened.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
+  closers.push(async () => void (await Promise.all(clients.map(({ client }) => client.deactivate()))));
+  for (const result of opened) if (result.status === "rejected") throw result.reason;
   const [publisher, ...subscribers] = clients as [(typeof clients)[0], ...typeof clients];
   await Promise.all(
     subscribers.map(({ client }, index) => {
-      // Wait for the SUBSCRIBE receipt, as the bus does, so no message is published before the queue is bound.
+      // Wait for the SUBSCRIBE receipt, as the bus does: a topic drops what is published before the queue is bound.
       const receipt = randomUUID();
       const bound = new Promise<void>((resolve) => client.watchForReceipt(receipt, () => resolve()));
-      client.subscribe(
-        destination,
-        (message) => {
-          // A raw consumer still parses its JSON payload; that is the baseline, not extra bus work.
-          current?.receive(index, (JSON.parse(message.body) as { seq: number }).seq);
-          message.ack();
-        },
-        { ack: "client-individual", "prefetch-count": String(PREFETCH), receipt },
-      );
-      return withTimeout(bound, CONNECT_TIMEOUT_MS, "no receipt for SUBSCRIBE");
+      const onMessage = (message: { body: string; ack(): void }) => {
+        // Even a raw consumer parses its JSON payload: that is baseline work, not bus overhead.
+        current?.receive(index, (JSON.parse(message.body) as { seq: number }).seq);
+        message.ack();
+      };
+      client.subscribe(destination, onMessage, { ack: "client-individual", "prefetch-count": String(PREFETCH), receipt });
+      return withTimeout(bound, CONNECT_TIMEOUT_MS, "the broker did not confirm SUBSCRIBE");
     }),
   );
-  const headers = { "content-type": "application/json", persistent: "true" }; // what the bus sends too
-  const filler = PAD.slice(0, 500 - JSON.stringify({ seq: 12345, text: "" }).length);
+  const headers = { "content-type": "application/json", persistent: "true" }; // as the bus sends
+  const filler = "x".repeat(MESSAGE_BYTES - JSON.stringify({ seq: 12345, text: "" }).length);
   return {
     label: "(a)  raw STOMP",
     server: publisher.server,
-    bytes: Buffer.byteLength(JSON.stringify({ seq: 0, text: filler })),
+    bytes: JSON.stringify({ seq: 12345, text: filler }).length,
     async send(seq) {
       publisher.client.publish({ destination, body: JSON.stringify({ seq, text: filler }), headers });
-      // Same backpressure rule as StompTransport.publish.
+      // The same backpressure rule as StompTransport.publish.
       const socket = publisher.socket();
       if (socket && isDrainable(socket)) await socket.whenDrained();
-    },
-    close: async () => {
-      await Promise.all(clients.map(({ client }) => client.deactivate()));
     },
   };
 }
 
-/** The text length that makes the whole envelope about 600 bytes on the wire. */
-const TEXT_LENGTH = 360;
-
-async function busModes(url: string): Promise<{ fire: Mode; confirmed: Mode; bytes: number }> {
+async function busModes(url: string, closers: Closer[]): Promise<{ fire: Mode; confirmed: Mode; bytes: number }> {
   const prefix = `bench-${randomUUID()}`;
   const log = pino({ level: "silent" });
-  const make = (component: string): Bus =>
+  const buses = Array.from({ length: SUBSCRIBERS + 1 }, (_, i) =>
     createBus({
       url,
       prefix,
-      source: { component, host: hostname() },
+      source: { component: i === 0 ? "bench-publisher" : `bench-subscriber-${i}`, host: hostname() },
       log,
       publishTimeoutMs: 30_000,
       handlerTimeoutMs: 60_000,
@@ -184,8 +172,9 @@ async function busModes(url: string): Promise<{ fire: Mode; confirmed: Mode; byt
       groupMaxLength: 10_000,
       groupExpiryMs: 7 * 86_400_000,
       tls: { insecure: false },
-    });
-  const buses = Array.from({ length: SUBSCRIBERS + 1 }, (_, i) => make(i === 0 ? "bench-publisher" : `bench-subscriber-${i}`));
+    }),
+  );
+  closers.push(async () => void (await Promise.all(buses.map((bus) => bus.close({ graceMs: 1_000 })))));
   const [publisher, ...subscribers] = buses as [Bus, ...Bus[]];
   await Promise.all(buses.map((bus) => bus.connected(CONNECT_TIMEOUT_MS)));
   await Promise.all(
@@ -196,18 +185,14 @@ async function busModes(url: string): Promise<{ fire: Mode; confirmed: Mode; byt
       }),
     ),
   );
-  const filler = PAD.slice(0, TEXT_LENGTH - 9);
+  // The text carries the sequence number and is sized so the whole envelope is MESSAGE_BYTES long.
+  const envelopeBytes = (text: string) => JSON.stringify(makeEnvelope("events", { text, level: "info" }, publisher.source)).length;
+  const filler = "x".repeat(MESSAGE_BYTES - envelopeBytes("00000000 "));
   const body = (seq: number) => ({ text: `${String(seq).padStart(8, "0")} ${filler}`, level: "info" as const });
-  const send = (seq: number, confirm: boolean) => publisher.publish("events", body(seq), { confirm });
-  const bytes = Buffer.byteLength(JSON.stringify(makeEnvelope("events", body(0), publisher.source)));
-  let open = 2;
-  const close = async () => {
-    if (--open === 0) await Promise.all(buses.map((bus) => bus.close({ graceMs: 1_000 })));
-  };
   return {
-    bytes,
-    fire: { label: "(b)  bus, confirm:false", send: (seq) => send(seq, false), close },
-    confirmed: { label: "(b') bus, confirm:true", send: (seq) => send(seq, true), close },
+    bytes: envelopeBytes(body(0).text),
+    fire: { label: "(b)  bus, confirm:false", send: (seq) => publisher.publish("events", body(seq), { confirm: false }) },
+    confirmed: { label: "(b') bus, confirm:true", send: (seq) => publisher.publish("events", body(seq), { confirm: true }) },
   };
 }
 
@@ -216,14 +201,18 @@ interface Result {
   publishRate: number;
   p50: number;
   p99: number;
+  /** Main-thread CPU (user + system) per message, all 5 connections together. */
+  cpuPerMessage: number;
+  /** Share of the round's wall time the main thread was on a CPU (the broker and GC threads take the rest). */
+  cpuShare: number;
 }
 
 /**
- * Publishes n messages and waits until every subscriber has all of them. At most
- * WINDOW messages are in flight: sent but not yet received by every subscriber
- * (or not yet settled by the mode). Without the bound a fire-and-forget
- * publisher outruns the consumers and the broker's queues grow until latency
- * is just queue length; with it we measure the sustained rate.
+ * Publishes n messages and waits until every subscriber has all of them. At
+ * most WINDOW messages are in flight: sent but not yet received by every
+ * subscriber, or not yet settled by the mode. Without that bound a
+ * fire-and-forget publisher outruns the consumers, the broker's queues grow,
+ * and latency becomes queue length; with it we measure the sustained rate.
  */
 async function runBatch(mode: Mode, n: number): Promise<Result> {
   const batch = new Batch(n);
@@ -239,10 +228,11 @@ async function runBatch(mode: Mode, n: number): Promise<Result> {
     pending--;
     nudge();
   };
-  batch.onReceive = nudge;
   const waitUntil = async (ready: () => boolean) => {
     while (!ready() && failure === undefined) await new Promise<void>((resolve) => (wake = resolve));
   };
+  batch.onReceive = nudge;
+  const cpuBefore = process.threadCpuUsage();
   const started = performance.now();
   for (let seq = 0; seq < n && failure === undefined; seq++) {
     if (seq % YIELD_EVERY === 0) await yieldToIo();
@@ -259,14 +249,18 @@ async function runBatch(mode: Mode, n: number): Promise<Result> {
   const published = performance.now();
   batch.onReceive = undefined;
   await batch.whenAllReceived();
+  const cpu = process.threadCpuUsage(cpuBefore);
+  const elapsed = batch.lastReceived - started;
   current = undefined;
   const sorted = batch.latencies.sort();
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
   return {
-    throughput: (n / (batch.lastReceived - started)) * 1000,
+    throughput: (n / elapsed) * 1000,
     publishRate: (n / (published - started)) * 1000,
     p50: at(0.5),
     p99: at(0.99),
+    cpuPerMessage: (cpu.user + cpu.system) / n,
+    cpuShare: (cpu.user + cpu.system) / 1000 / elapsed,
   };
 }
 
@@ -278,48 +272,57 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+const columns = ["msgs/s", "publish/s", "p50 ms", "p99 ms", "cpu µs/msg", "cpu %"];
+
 function row(label: string, r: Result): string {
-  const num = (v: number, digits: number) => v.toFixed(digits).padStart(10);
-  return `${label.padEnd(26)}${num(r.throughput, 0)}${num(r.publishRate, 0)}${num(r.p50, 1)}${num(r.p99, 1)}`;
+  const values = [r.throughput, r.publishRate, r.p50, r.p99, r.cpuPerMessage, r.cpuShare * 100];
+  return label.padEnd(26) + values.map((v, i) => v.toFixed(i === 2 || i === 3 ? 1 : 0).padStart(11)).join("");
+}
+
+/** Warms each mode up, then runs them in turn, round after round; throws when a round fails or times out. */
+async function measure(modes: Mode[], messages: number): Promise<Map<Mode, Result[]>> {
+  const results = new Map<Mode, Result[]>(modes.map((mode) => [mode, []]));
+  for (const mode of modes) await withTimeout(runBatch(mode, WARMUP), ROUND_TIMEOUT_MS, `${mode.label}: warm-up timed out`);
+  // Alternating spreads machine noise (the broker shares these cores) over every mode alike.
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const mode of modes) {
+      const result = await withTimeout(runBatch(mode, messages), ROUND_TIMEOUT_MS, `no result after ${ROUND_TIMEOUT_MS / 1000} s`).catch((err) => {
+        const counts = current ? ` (received per subscriber: ${current.counts.join(", ")} of ${current.n})` : "";
+        throw new Error(`${mode.label}, round ${round}: ${(err as Error).message}${counts}`);
+      });
+      results.get(mode)?.push(result);
+      console.log(row(`${mode.label} #${round}`, result));
+      await sleep(200); // the last acks settle before the next mode starts
+    }
+  }
+  return results;
 }
 
 async function main(): Promise<void> {
   const options = readOptions(process.argv.slice(2));
   const url = new URL(options.url);
-  const raw = await rawMode(url);
-  const { fire, confirmed, bytes } = await busModes(options.url);
-  const modes = [raw, fire, confirmed];
-  const results = new Map<Mode, Result[]>(modes.map((m) => [m, []]));
-  console.log(`broker ${raw.server} at ${url.host}; ${options.messages} messages per round, ${SUBSCRIBERS} subscribers`);
-  console.log(`message bodies: raw ${raw.bytes} bytes, bus envelope ${bytes} bytes`);
-  console.log(`${"mode".padEnd(26)}${"msgs/s".padStart(10)}${"publish/s".padStart(10)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}`);
+  const closers: Closer[] = [];
+  let modes: [Mode, Mode, Mode];
+  let results: Map<Mode, Result[]>;
   try {
-    for (const mode of modes) await withTimeout(runBatch(mode, WARMUP), ROUND_TIMEOUT_MS, `${mode.label}: warm-up timed out`);
-    // Alternate modes so machine noise (the broker shares these cores) hits each of them alike.
-    for (let round = 1; round <= ROUNDS; round++) {
-      for (const mode of modes) {
-        const counts = () => (current ? ` (received per subscriber: ${current.counts.join(", ")} of ${current.n})` : "");
-        const result = await withTimeout(runBatch(mode, options.messages), ROUND_TIMEOUT_MS, "").catch((err: Error) => {
-          throw new Error(`${mode.label}, round ${round}: ${err.message || `aborted after ${ROUND_TIMEOUT_MS / 1000} s`}${counts()}`);
-        });
-        results.get(mode)?.push(result);
-        console.log(row(`${mode.label} #${round}`, result));
-        await sleep(200); // let the broker settle its acks before the next mode starts
-      }
-    }
-  } catch (err) {
-    console.log(`ABORTED: ${(err as Error).message}`);
-    process.exitCode = 1;
+    const raw = await rawMode(url, closers);
+    const { fire, confirmed, bytes } = await busModes(options.url, closers);
+    modes = [raw, fire, confirmed];
+    console.log(`broker ${raw.server} at ${url.host}; ${options.messages} messages per round, ${SUBSCRIBERS} subscribers`);
+    console.log(`message bodies: raw ${raw.bytes} bytes, bus envelope ${bytes} bytes`);
+    console.log("mode".padEnd(26) + columns.map((c) => c.padStart(11)).join(""));
+    results = await measure(modes, options.messages);
   } finally {
     current = undefined;
-    await Promise.all(modes.map((mode) => mode.close().catch(() => {})));
+    await Promise.all(closers.map((close) => close().catch(() => {})));
   }
-  if (process.exitCode === 1) return;
   const median = (mode: Mode): Result => {
     const sorted = [...(results.get(mode) ?? [])].sort((x, y) => x.throughput - y.throughput);
     return sorted[Math.floor(sorted.length / 2)] as Result;
   };
-  console.log(`\nmedian of ${ROUNDS} rounds (msgs/s = messages delivered per second per subscriber)`);
+  const [raw, fire, confirmed] = modes;
+  console.log(`\nmedian of ${ROUNDS} rounds by msgs/s (messages delivered per second to each subscriber;`);
+  console.log("cpu = this process's main thread, per message, publisher and 4 subscribers together)");
   for (const mode of modes) console.log(row(mode.label, median(mode)));
   const ratio = median(fire).throughput / median(raw).throughput;
   const ratioConfirmed = median(confirmed).throughput / median(raw).throughput;
@@ -328,4 +331,7 @@ async function main(): Promise<void> {
   if (ratio < 0.8) console.log(`GOAL MISSED: the bus keeps ${(ratio * 100).toFixed(0)}% of the raw client's throughput, not 80%`);
 }
 
-await main();
+await main().catch((err: Error) => {
+  console.log(`ABORTED: ${err.message}`);
+  process.exitCode = 1;
+});

@@ -162,16 +162,17 @@ class MessageBus implements Bus {
 
   async publish<T extends TopicName>(topic: T, body: BodyInputOfName<T>, options: PublishOptions = {}): Promise<Envelope<BodyOfName<T>>> {
     const envelope = makeEnvelope(topic, body, this.source, options.correlationId);
-    await this.send(topic, JSON.stringify(envelope), envelope.type, options);
+    await this.send(topic, JSON.stringify(envelope), options);
     return envelope as Envelope<BodyOfName<T>>;
   }
 
-  private async send(topic: string, raw: string, type: string, options: PublishOptions): Promise<void> {
+  private async send(topic: string, raw: string, options: PublishOptions): Promise<void> {
     if (this.transport.state === "closed") throw new BusUnavailableError("the bus is closed");
     const deadline = Date.now() + (options.timeoutMs ?? this.options.publishTimeoutMs);
     const publish = {
       route: routeName(this.options.prefix, topic),
-      headers: { "content-type": "application/json", "deploykit-type": type },
+      // No headers of our own: each one costs parse time on every delivery, and the envelope says what it is.
+      headers: {},
       confirm: options.confirm ?? this.options.confirm,
     };
     for (;;) {
@@ -242,23 +243,37 @@ class MessageBus implements Bus {
       return;
     }
     const { envelope } = decoded;
-    const log = this.log.child({ topic, msgId: envelope.id, correlationId: envelope.correlationId });
+    const parentLog = this.log;
+    let childLog: Logger | undefined;
+    // Made on first use: most handlers never log, and a child logger per message is measurable (docs/benchmarks.md).
+    const log = () => (childLog ??= parentLog.child({ topic, msgId: envelope.id, correlationId: envelope.correlationId }));
     // One retry here rather than a broker redelivery: brokers disagree on NACK
     // (ActiveMQ sends a NACKed message straight to its DLQ), and a second
     // attempt is all a poison message deserves before a person looks at it.
     let failure: Error | undefined;
     for (let attempt = 1; attempt <= 2; attempt++) {
+      const redelivered = delivery.redelivered || attempt > 1;
       const outcome = await runHandler(
-        (signal) => handler(envelope, { log, signal, redelivered: delivery.redelivered || attempt > 1, headers: delivery.headers }),
+        (signal) =>
+          handler(envelope, {
+            get log() {
+              return log();
+            },
+            get signal() {
+              return signal();
+            },
+            redelivered,
+            headers: delivery.headers,
+          }),
         { timeoutMs: options.handlerTimeoutMs ?? this.options.handlerTimeoutMs, parent: this.closing.signal },
       );
       if (outcome.ok) return delivery.ack();
       failure = outcome.error;
       if (this.closing.signal.aborted) {
-        log.warn({ err: failure }, "handler stopped by shutdown; the broker will redeliver the message");
+        log().warn({ err: failure }, "handler stopped by shutdown; the broker will redeliver the message");
         return delivery.nack();
       }
-      log.error({ err: failure, attempt }, "message handler failed");
+      log().error({ err: failure, attempt }, "message handler failed");
       if (attempt === 1) await sleep(retryDelayMs);
     }
     await this.deadletter(topic, route, delivery, `handler failed twice: ${failure?.message}`);

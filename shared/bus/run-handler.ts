@@ -7,33 +7,70 @@ export class HandlerTimeoutError extends Error {
 
 export type HandlerOutcome = { ok: true } | { ok: false; error: Error };
 
+const succeeded: HandlerOutcome = { ok: true };
+
+function failed(err: unknown): HandlerOutcome {
+  return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
+}
+
 /**
- * Runs one message handler with a deadline. The handler gets a signal that
- * aborts on timeout or when `parent` aborts (the bus is closing), so work that
- * honours it stops instead of running on unobserved.
+ * Runs one message handler with a deadline. The handler may ask for a signal
+ * that aborts on timeout or when `parent` aborts (the bus is closing), so work
+ * that honours it stops instead of running on unobserved.
+ *
+ * This runs for every message, so it costs nothing a handler does not use: the
+ * signal is made only when asked for, and a handler that returns without a
+ * promise is done at once, with no timer.
  */
-export async function runHandler(
-  handler: (signal: AbortSignal) => Promise<void> | void,
+export function runHandler(
+  call: (signal: () => AbortSignal) => unknown,
   options: { timeoutMs: number; parent: AbortSignal },
-): Promise<HandlerOutcome> {
-  const controller = new AbortController();
-  const onParentAbort = () => controller.abort(options.parent.reason);
-  options.parent.addEventListener("abort", onParentAbort, { once: true });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new HandlerTimeoutError(options.timeoutMs);
-      controller.abort(error);
-      reject(error);
-    }, options.timeoutMs);
-  });
+): HandlerOutcome | Promise<HandlerOutcome> {
+  const { parent, timeoutMs } = options;
+  let controller: AbortController | undefined;
+  const onParentAbort = () => controller?.abort(parent.reason);
+  const signal = () => {
+    if (!controller) {
+      controller = new AbortController();
+      if (parent.aborted) controller.abort(parent.reason);
+      else parent.addEventListener("abort", onParentAbort, { once: true });
+    }
+    return controller.signal;
+  };
+  const release = () => {
+    if (controller) parent.removeEventListener("abort", onParentAbort);
+  };
+  let result: unknown;
   try {
-    await Promise.race([Promise.resolve().then(() => handler(controller.signal)), timeout]);
-    return { ok: true };
+    result = call(signal);
   } catch (err) {
-    return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
-  } finally {
-    clearTimeout(timer);
-    options.parent.removeEventListener("abort", onParentAbort);
+    release();
+    return failed(err);
   }
+  if (!isThenable(result)) {
+    release();
+    return succeeded;
+  }
+  return new Promise<HandlerOutcome>((resolve) => {
+    const timer = setTimeout(() => {
+      const error = new HandlerTimeoutError(timeoutMs);
+      controller?.abort(error);
+      release();
+      resolve(failed(error));
+    }, timeoutMs);
+    // After a timeout the promise has already resolved; settling it again is a no-op.
+    const settle = (outcome: HandlerOutcome) => {
+      clearTimeout(timer);
+      release();
+      resolve(outcome);
+    };
+    result.then(
+      () => settle(succeeded),
+      (err: unknown) => settle(failed(err)),
+    );
+  });
 }

@@ -30,6 +30,8 @@ class TcpStompSocket implements IStompSocket {
   onmessage: ((ev: unknown) => unknown) | null = null;
   onopen: ((ev?: unknown) => unknown) | null = null;
   private readonly socket: net.Socket;
+  private drained?: Promise<void>;
+  private corked = false;
 
   constructor(url: URL, options: StompSocketOptions) {
     this.url = url.href;
@@ -66,6 +68,15 @@ class TcpStompSocket implements IStompSocket {
 
   send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
     if (this.readyState !== OPEN) return;
+    // Frames written in one tick (a burst of ACKs, a publisher's loop) leave in one write(2), not one each.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     if (typeof data === "string") this.socket.write(data);
     else if (ArrayBuffer.isView(data)) this.socket.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     else if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) this.socket.write(new Uint8Array(data));
@@ -92,15 +103,18 @@ class TcpStompSocket implements IStompSocket {
 
   whenDrained(): Promise<void> {
     if (!this.socket.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
+    // One waiter per socket, however many publishes are queued behind it.
+    this.drained ??= new Promise<void>((resolve) => {
       const done = () => {
         this.socket.off("drain", done);
         this.socket.off("close", done);
+        this.drained = undefined;
         resolve();
       };
       this.socket.once("drain", done);
       this.socket.once("close", done);
     });
+    return this.drained;
   }
 }
 

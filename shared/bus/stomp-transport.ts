@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client, type IMessage, type IStompSocket, type StompHeaders, type StompSubscription, Versions } from "@stomp/stompjs";
 import { backoff } from "./backoff.ts";
@@ -83,7 +82,9 @@ class StompTransport implements Transport {
   private readonly listeners: ((change: StateChange) => void)[] = [];
   private readonly client: Client;
   private readonly registered = new Set<Registered>();
-  private readonly receipts = new Map<string, { resolve(): void; reject(error: Error): void }>();
+  private readonly receipts = new Map<string, { resolve(): void; reject(error: Error): void; deadline: number }>();
+  private sweeper?: NodeJS.Timeout;
+  private receiptSeq = 0;
   private readonly stopping = new AbortController();
   private attempt = 0;
   private urlIndex = 0;
@@ -189,7 +190,7 @@ class StompTransport implements Transport {
     const headers: StompHeaders = { ...options.headers, persistent: "true" };
     let confirmed: Promise<void> | undefined;
     if (options.confirm) {
-      const receipt = randomUUID();
+      const receipt = `p${++this.receiptSeq}`;
       headers.receipt = receipt;
       confirmed = this.receipt(receipt);
     }
@@ -199,27 +200,33 @@ class StompTransport implements Transport {
     await confirmed;
   }
 
+  /**
+   * Resolves when the broker sends RECEIPT for `id`. Deadlines are checked by
+   * one sweep timer rather than a timer per frame: this runs for every
+   * confirmed publish.
+   */
   private receipt(id: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.receipts.delete(id);
-        reject(new Error(`the broker did not confirm within ${this.options.connectTimeoutMs} ms`));
-      }, this.options.connectTimeoutMs);
-      this.receipts.set(id, {
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      });
+      this.receipts.set(id, { resolve, reject, deadline: Date.now() + this.options.connectTimeoutMs });
       this.client.watchForReceipt(id, () => {
         this.receipts.get(id)?.resolve();
         this.receipts.delete(id);
       });
+      this.sweeper ??= setInterval(() => this.sweepReceipts(), 250);
     });
+  }
+
+  private sweepReceipts(): void {
+    const now = Date.now();
+    for (const [id, waiting] of this.receipts) {
+      if (waiting.deadline > now) continue;
+      this.receipts.delete(id);
+      waiting.reject(new Error(`the broker did not confirm within ${this.options.connectTimeoutMs} ms`));
+    }
+    if (this.receipts.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
   }
 
   async subscribe(options: RouteOptions, onDelivery: (delivery: Delivery) => void): Promise<TransportSubscription> {
@@ -255,7 +262,7 @@ class StompTransport implements Transport {
     if (entry.generation === generation) return;
     entry.generation = generation;
     const { destination, headers } = subscribeFrame(this.flavor, entry.options, this.options);
-    const receipt = randomUUID();
+    const receipt = `s${++this.receiptSeq}`;
     const confirmed = this.receipt(receipt);
     entry.current = this.client.subscribe(destination, (message) => entry.onDelivery(this.delivery(message, generation)), { ...headers, receipt });
     await confirmed;
@@ -293,6 +300,7 @@ class StompTransport implements Transport {
     if (this.current === "closed") return;
     this.stopping.abort();
     this.registered.clear();
+    clearInterval(this.sweeper);
     await this.client.deactivate({ force: !this.client.connected });
     this.setState({ state: "closed", url: safeUrl(this.url) });
   }
