@@ -23,7 +23,7 @@ import {
   type TransportOptions,
   safeUrl,
 } from "./transport.ts";
-import { runHandler } from "./run-handler.ts";
+import { type HandlerOutcome, runHandler } from "./run-handler.ts";
 
 export interface BusOptions {
   /** One URL or a comma-separated failover set of one protocol. */
@@ -202,7 +202,10 @@ class MessageBus implements Bus {
     const pump = () => {
       while (active.inFlight.size < concurrency && waiting.length > 0) {
         const delivery = waiting.shift() as Delivery;
-        const work = this.handle(topic, route, delivery, handler as Handler<unknown>, options).finally(() => {
+        const pending = this.handle(topic, route, delivery, handler as Handler<unknown>, options);
+        // A handler that finished synchronously needs no bookkeeping: the next message goes straight on.
+        if (pending === undefined) continue;
+        const work = pending.finally(() => {
           active.inFlight.delete(work);
           pump();
         });
@@ -233,27 +236,17 @@ class MessageBus implements Bus {
     };
   }
 
-  private async handle(topic: string, route: string, delivery: Delivery, handler: Handler<unknown>, options: SubscribeOptions): Promise<void> {
+  /** Returns undefined when the message was handled and settled synchronously: the common, cheap case. */
+  private handle(topic: string, route: string, delivery: Delivery, handler: Handler<unknown>, options: SubscribeOptions): Promise<void> | undefined {
     const decoded = decodeEnvelope(topic, delivery.body);
-    if (!decoded.ok) {
-      this.log.warn({ topic, reason: decoded.reason }, "invalid message received");
-      if (options.deadletter !== false) await this.deadletter(topic, route, delivery, decoded.reason);
-      else delivery.ack();
-      options.onInvalid?.(decoded.reason, delivery.body);
-      return;
-    }
+    if (!decoded.ok) return this.refuse(topic, route, delivery, decoded.reason, options);
     const { envelope } = decoded;
     const parentLog = this.log;
     let childLog: Logger | undefined;
     // Made on first use: most handlers never log, and a child logger per message is measurable (docs/benchmarks.md).
     const log = () => (childLog ??= parentLog.child({ topic, msgId: envelope.id, correlationId: envelope.correlationId }));
-    // One retry here rather than a broker redelivery: brokers disagree on NACK
-    // (ActiveMQ sends a NACKed message straight to its DLQ), and a second
-    // attempt is all a poison message deserves before a person looks at it.
-    let failure: Error | undefined;
-    for (let attempt = 1; attempt <= 2; attempt++) {
-      const redelivered = delivery.redelivered || attempt > 1;
-      const outcome = await runHandler(
+    const attempt = (redelivered: boolean) =>
+      runHandler(
         (signal) =>
           handler(envelope, {
             get log() {
@@ -267,16 +260,45 @@ class MessageBus implements Bus {
           }),
         { timeoutMs: options.handlerTimeoutMs ?? this.options.handlerTimeoutMs, parent: this.closing.signal },
       );
+    const first = attempt(delivery.redelivered);
+    if (!(first instanceof Promise) && first.ok) {
+      delivery.ack();
+      return undefined;
+    }
+    return this.retry(topic, route, delivery, first, attempt, log);
+  }
+
+  // One retry here rather than a broker redelivery: brokers disagree on NACK
+  // (ActiveMQ sends a NACKed message straight to its DLQ), and a second
+  // attempt is all a poison message deserves before a person looks at it.
+  private async retry(
+    topic: string,
+    route: string,
+    delivery: Delivery,
+    first: HandlerOutcome | Promise<HandlerOutcome>,
+    attempt: (redelivered: boolean) => HandlerOutcome | Promise<HandlerOutcome>,
+    log: () => Logger,
+  ): Promise<void> {
+    let outcome = await first;
+    for (let tries = 1; ; tries++) {
       if (outcome.ok) return delivery.ack();
-      failure = outcome.error;
       if (this.closing.signal.aborted) {
-        log().warn({ err: failure }, "handler stopped by shutdown; the broker will redeliver the message");
+        log().warn({ err: outcome.error }, "handler stopped by shutdown; the broker will redeliver the message");
         return delivery.nack();
       }
-      log().error({ err: failure, attempt }, "message handler failed");
-      if (attempt === 1) await sleep(retryDelayMs);
+      log().error({ err: outcome.error, attempt: tries }, "message handler failed");
+      if (tries === 2) break;
+      await sleep(retryDelayMs);
+      outcome = await attempt(true);
     }
-    await this.deadletter(topic, route, delivery, `handler failed twice: ${failure?.message}`);
+    await this.deadletter(topic, route, delivery, `handler failed twice: ${outcome.error.message}`);
+  }
+
+  private async refuse(topic: string, route: string, delivery: Delivery, reason: string, options: SubscribeOptions): Promise<void> {
+    this.log.warn({ topic, reason }, "invalid message received");
+    if (options.deadletter !== false) await this.deadletter(topic, route, delivery, reason);
+    else delivery.ack();
+    options.onInvalid?.(reason, delivery.body);
   }
 
   /** Copies a message we cannot handle to `deadletter`, then settles it; if even that fails, hands it back. */
