@@ -16,6 +16,7 @@ export function cliBus(args: BusArgs, component = "cli"): Bus {
   const bus = { ...(values.bus as Parameters<typeof busFromConfig>[0]) };
   if (args.bus) bus.url = args.bus;
   const logValues = values.log as { level: string; format: string };
+  // A one-shot command has no use for the daemons' info lines (connected, started); they would bury its output.
   const level = logValues.level === "info" ? "warn" : logValues.level;
   const log = createLogger({ name: "deploykit", level, format: logValues.format, stream: process.stderr });
   return busFromConfig(bus, component, log);

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { ConfigError } from "../shared/config/read-config.ts";
 import { CliError } from "./cli-error.ts";
 import { configCommand } from "./commands/config-check.ts";
 import { daemonCommand } from "./commands/daemon.ts";
@@ -46,9 +47,9 @@ main(hideBin(process.argv)).then(
     process.exit(process.exitCode ?? 0);
   },
   (err: unknown) => {
-    if (err instanceof CliError) {
+    if (err instanceof CliError || err instanceof ConfigError) {
       process.stderr.write(`deploykit: ${err.message}\n`);
-      process.exit(err.exitCode);
+      process.exit(err instanceof CliError ? err.exitCode : 78);
     }
     process.stderr.write(`deploykit: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);

@@ -55,6 +55,15 @@ test("config check fails with the key, the variable and the file", async (t) => 
   t.regex(result.stderr, /keepalive\.interval: must be a duration.*set DEPLOYKIT_KEEPALIVE_INTERVAL or keepalive\.interval in/);
 });
 
+test("publish and tail with a broken configuration say what is wrong, without a stack trace", async (t) => {
+  for (const args of [["publish", "events", '{"text":"x"}'], ["tail", "events"]]) {
+    const result = await deploykit(args, { DEPLOYKIT_BUS_PUBLISH_TIMEOUT: "whenever" });
+    t.is(result.exitCode, 78);
+    t.regex(result.stderr, /^deploykit: invalid configuration:\n {2}bus\.publishTimeout: must be a duration.*set DEPLOYKIT_BUS_PUBLISH_TIMEOUT/);
+    t.false(result.stderr.includes("    at "), "no stack trace");
+  }
+});
+
 test("publish refuses an unknown topic, bad JSON and an invalid body before touching the bus", async (t) => {
   const bus = ["--bus", "stomp://127.0.0.1:1"];
   const unknown = await deploykit(["publish", "no.such", "{}", ...bus]);
