@@ -77,7 +77,7 @@ export async function runDaemon(daemon: AnyDaemon, options: RunOptions): Promise
     running = await startDaemon(daemon, config.values as Shared & Record<string, unknown>);
     running.log.info({ config: config.file ?? "(none: defaults and environment)" }, "configuration loaded");
   } catch (err) {
-    const message = err instanceof ConfigError ? err.message : `${daemon.name} could not start: ${(err as Error).stack ?? err}`;
+    const message = err instanceof ConfigError ? err.message : `${daemon.name} could not start: ${(err as Error).message ?? err}`;
     process.stderr.write(`${message}\n`);
     process.exit(err instanceof ConfigError ? 78 : 1);
   }
