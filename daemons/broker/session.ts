@@ -1,0 +1,535 @@
+import type { Socket } from "node:net";
+import type { Logger } from "pino";
+import type { Authenticator } from "./authenticator.ts";
+import { BrokerMessage } from "./broker-message.ts";
+import type { BrokerMetrics } from "./broker-metrics.ts";
+import { type FrameLimits, FrameParser } from "./frame-parser.ts";
+import { type Consumer, MessageQueue, type QueueArgs, type QueuedMessage } from "./message-queue.ts";
+import type { Router } from "./router.ts";
+import { type Frame, FrameError, type StompVersion, encodeFrame, escapeHeader, heartbeatFrame, supportedVersions } from "./stomp-frame.ts";
+
+export interface SessionLimits extends FrameLimits {
+  maxSubscriptions: number;
+  slowConsumerMessages: number;
+  maxQueueLength: number;
+  maxTransactionFrames: number;
+}
+
+/** What every session shares: the broker's state and settings. */
+export interface BrokerContext {
+  router: Router;
+  metrics: BrokerMetrics;
+  auth: Authenticator;
+  limits: SessionLimits;
+  heartbeatMs: number;
+  connectTimeoutMs: number;
+  server: string;
+  log: Logger;
+  /** Named queues report drops through here, so one log line covers a burst. */
+  queueHooks: { onDrop(queue: MessageQueue): void; onFull(queue: MessageQueue): void; onUnused(queue: MessageQueue): void };
+}
+
+type AckMode = "auto" | "client" | "client-individual";
+const ackModes: readonly string[] = ["auto", "client", "client-individual"];
+
+interface Delivery {
+  tag: string;
+  entry: QueuedMessage;
+  queue: MessageQueue;
+  subscription: Subscription;
+}
+
+class Subscription implements Consumer {
+  readonly id: string;
+  readonly destination: string;
+  readonly ackMode: AckMode;
+  /** 0: no limit. */
+  readonly prefetch: number;
+  readonly queue: MessageQueue;
+  /** A plain topic subscription owns its queue; a group or /queue/ member shares one. */
+  readonly ownsQueue: boolean;
+  readonly unacked = new Map<string, Delivery>();
+  /** `subscription:ID\n`, escaped for the session's version. */
+  readonly line: string;
+  closed = false;
+  private readonly session: Session;
+
+  constructor(session: Session, init: Pick<Subscription, "id" | "destination" | "ackMode" | "prefetch" | "queue" | "ownsQueue">, version: StompVersion) {
+    this.session = session;
+    this.id = init.id;
+    this.destination = init.destination;
+    this.ackMode = init.ackMode;
+    this.prefetch = init.prefetch;
+    this.queue = init.queue;
+    this.ownsQueue = init.ownsQueue;
+    this.line = `subscription:${version === "1.0" ? this.id : escapeHeader(this.id, version)}\n`;
+  }
+
+  canTake(): boolean {
+    return !this.closed && this.session.writable && (this.ackMode === "auto" || this.prefetch === 0 || this.unacked.size < this.prefetch);
+  }
+
+  take(entry: QueuedMessage, queue: MessageQueue): void {
+    this.session.deliver(this, entry, queue);
+  }
+}
+
+type State = "connecting" | "authenticating" | "connected" | "closed";
+
+/** One client connection: its frames, subscriptions, unacknowledged deliveries and transactions. */
+export class Session {
+  readonly id: string;
+  writable = true;
+  private state: State = "connecting";
+  private version: StompVersion = "1.2";
+  private readonly socket: Socket;
+  private readonly context: BrokerContext;
+  private readonly parser: FrameParser;
+  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly unacked = new Map<string, Delivery>();
+  private readonly transactions = new Map<string, Frame[]>();
+  /** Frames that arrived while the login was being checked. */
+  private backlog: Frame[] = [];
+  private deliverySeq = 0;
+  private corked = false;
+  private lastRead = Date.now();
+  private lastWrite = Date.now();
+  private timers: NodeJS.Timeout[] = [];
+  private user = "";
+  private readonly log: Logger;
+  private readonly onClose: (session: Session) => void;
+
+  constructor(id: string, socket: Socket, context: BrokerContext, onClose: (session: Session) => void) {
+    this.id = id;
+    this.socket = socket;
+    this.context = context;
+    this.onClose = onClose;
+    this.log = context.log.child({ session: id, remote: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.parser = new FrameParser(context.limits, (frame) => this.receive(frame));
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.data(chunk));
+    socket.on("drain", () => this.drained());
+    socket.on("error", (err) => this.log.debug({ err }, "socket error"));
+    socket.on("close", () => this.cleanup());
+    const connectTimer = setTimeout(() => {
+      if (this.state === "connecting") this.fail("no CONNECT frame received in time", `connect within ${context.connectTimeoutMs} ms of opening the connection`);
+    }, context.connectTimeoutMs);
+    connectTimer.unref();
+    this.timers.push(connectTimer);
+  }
+
+  get subscriptionCount(): number {
+    return this.subscriptions.size;
+  }
+
+  private data(chunk: Buffer): void {
+    if (this.state === "closed") return;
+    this.lastRead = Date.now();
+    try {
+      this.parser.push(chunk);
+    } catch (err) {
+      if (err instanceof FrameError) this.fail("malformed frame", err.message);
+      else this.internalError(err);
+    }
+  }
+
+  private receive(frame: Frame): void {
+    if (this.state === "closed") return;
+    if (this.state === "authenticating") {
+      if (this.backlog.length >= 100) throw new FrameError("too many frames sent before CONNECTED");
+      this.backlog.push(frame);
+      return;
+    }
+    if (this.state === "connecting") {
+      if (frame.command !== "CONNECT" && frame.command !== "STOMP") {
+        this.fail("not connected", `the first frame must be CONNECT or STOMP, not ${frame.command}`);
+        return;
+      }
+      this.connect(frame);
+      return;
+    }
+    try {
+      this.handle(frame);
+    } catch (err) {
+      if (err instanceof FrameError) this.fail(err.message, undefined, frame.headers.receipt);
+      else this.internalError(err);
+    }
+  }
+
+  private connect(frame: Frame): void {
+    const accepted = (frame.headers["accept-version"] ?? "1.0").split(",").map((v) => v.trim());
+    const version = [...supportedVersions].reverse().find((v) => accepted.includes(v));
+    if (!version) {
+      this.fail("unsupported STOMP version", `the client accepts ${accepted.join(",")}; this broker speaks ${supportedVersions.join(",")}`, undefined, {
+        version: supportedVersions.join(","),
+      });
+      return;
+    }
+    this.version = version;
+    this.parser.version = version;
+    let clientBeat = [0, 0];
+    const offered = frame.headers["heart-beat"];
+    if (offered !== undefined && version !== "1.0") {
+      if (!/^\d{1,9},\d{1,9}$/.test(offered.trim())) {
+        this.fail("malformed heart-beat header", `expected "cx,cy" in milliseconds, got "${offered.slice(0, 40)}"`);
+        return;
+      }
+      clientBeat = offered.trim().split(",").map(Number);
+    }
+    this.state = "authenticating";
+    this.context.auth.check(frame.headers.login, frame.headers.passcode, this.socket.remoteAddress).then(
+      (result) => {
+        if (this.state !== "authenticating") return;
+        if (!result.ok) {
+          this.context.metrics.authFailures++;
+          this.log.warn({ login: frame.headers.login ?? "(anonymous)", reason: result.reason }, "refused a connection");
+          this.fail("access refused", result.reason);
+          return;
+        }
+        this.user = result.user;
+        this.connected(clientBeat as [number, number]);
+      },
+      (err: unknown) => this.internalError(err),
+    );
+  }
+
+  private connected([clientSends, clientWants]: [number, number]): void {
+    const mine = this.context.heartbeatMs;
+    const sendEvery = mine > 0 && clientWants > 0 ? Math.max(mine, clientWants) : 0;
+    const expectEvery = mine > 0 && clientSends > 0 ? Math.max(mine, clientSends) : 0;
+    this.state = "connected";
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers = [];
+    const headers: Record<string, string> = { version: this.version, server: this.context.server, session: this.id };
+    if (this.version !== "1.0") headers["heart-beat"] = `${mine},${mine}`;
+    if (this.user !== "anonymous") headers["user-name"] = this.user;
+    this.write(encodeFrame("CONNECTED", headers, "", this.version));
+    if (sendEvery > 0) {
+      const timer = setInterval(() => {
+        if (Date.now() - this.lastWrite >= sendEvery / 2) this.write(heartbeatFrame);
+      }, sendEvery / 2);
+      timer.unref();
+      this.timers.push(timer);
+    }
+    if (expectEvery > 0) {
+      // Twice the period, as the spec suggests, to allow for the network.
+      const timer = setInterval(() => {
+        if (Date.now() - this.lastRead > 2 * expectEvery) {
+          this.context.metrics.heartbeatTimeouts++;
+          this.fail("heart-beat timeout", `nothing received from the client for ${Date.now() - this.lastRead} ms; heart-beats were agreed every ${expectEvery} ms`);
+        }
+      }, expectEvery);
+      timer.unref();
+      this.timers.push(timer);
+    }
+    this.log.debug({ version: this.version, user: this.user, sendEvery, expectEvery }, "client connected");
+    const backlog = this.backlog;
+    this.backlog = [];
+    for (const frame of backlog) this.receive(frame);
+  }
+
+  private handle(frame: Frame): void {
+    const h = frame.headers;
+    switch (frame.command) {
+      case "SEND":
+        if (this.inTransaction(frame)) break;
+        this.send(frame);
+        break;
+      case "SUBSCRIBE":
+        this.subscribe(h);
+        break;
+      case "UNSUBSCRIBE": {
+        const id = h.id ?? (this.version === "1.0" ? h.destination : undefined);
+        if (id === undefined) throw new FrameError("UNSUBSCRIBE needs an id header");
+        // An unknown id is not an error: the subscription may already be gone with its queue.
+        const subscription = this.subscriptions.get(id);
+        if (subscription) this.unsubscribe(subscription);
+        break;
+      }
+      case "ACK":
+      case "NACK":
+        if (this.inTransaction(frame)) break;
+        this.settle(frame);
+        break;
+      case "BEGIN": {
+        const name = this.transactionName(frame);
+        if (this.transactions.has(name)) throw new FrameError(`transaction "${name}" has already begun`);
+        this.transactions.set(name, []);
+        break;
+      }
+      case "COMMIT": {
+        const name = this.transactionName(frame);
+        const frames = this.transactions.get(name);
+        if (!frames) throw new FrameError(`COMMIT of unknown transaction "${name}"`);
+        this.transactions.delete(name);
+        for (const held of frames) {
+          if (held.command === "SEND") this.send(held);
+          else this.settle(held);
+        }
+        break;
+      }
+      case "ABORT": {
+        const name = this.transactionName(frame);
+        if (!this.transactions.delete(name)) throw new FrameError(`ABORT of unknown transaction "${name}"`);
+        break;
+      }
+      case "DISCONNECT":
+        if (h.receipt !== undefined) this.write(encodeFrame("RECEIPT", { "receipt-id": h.receipt }, "", this.version));
+        this.close();
+        return;
+      case "CONNECT":
+      case "STOMP":
+        throw new FrameError("already connected");
+      default:
+        throw new FrameError(`unknown command ${frame.command}`);
+    }
+    if (h.receipt !== undefined && this.state === "connected") this.write(encodeFrame("RECEIPT", { "receipt-id": h.receipt }, "", this.version));
+  }
+
+  private transactionName(frame: Frame): string {
+    const name = frame.headers.transaction;
+    if (!name) throw new FrameError(`${frame.command} needs a transaction header`);
+    return name;
+  }
+
+  /** Holds a SEND, ACK or NACK that names a transaction until COMMIT. */
+  private inTransaction(frame: Frame): boolean {
+    const name = frame.headers.transaction;
+    if (name === undefined) return false;
+    const frames = this.transactions.get(name);
+    if (!frames) throw new FrameError(`${frame.command} in unknown transaction "${name}": BEGIN it first`);
+    if (frames.length >= this.context.limits.maxTransactionFrames) {
+      throw new FrameError(`transaction "${name}" holds ${frames.length} frames; the limit is ${this.context.limits.maxTransactionFrames}`);
+    }
+    frames.push(frame);
+    return true;
+  }
+
+  private send(frame: Frame): void {
+    const destination = frame.headers.destination;
+    if (!destination) throw new FrameError("SEND needs a destination header");
+    const { kind, name } = parseDestination(destination);
+    const message = new BrokerMessage(destination, frame.headers, frame.body);
+    const { router, metrics } = this.context;
+    metrics.messagesIn++;
+    if (kind === "topic") {
+      if (router.publishTopic(name, message) === 0) metrics.unroutable++;
+      return;
+    }
+    this.namedQueue(name, {}).enqueue(message);
+  }
+
+  private subscribe(h: Record<string, string>): void {
+    const destination = h.destination;
+    if (!destination) throw new FrameError("SUBSCRIBE needs a destination header");
+    const id = h.id ?? (this.version === "1.0" ? destination : undefined);
+    if (id === undefined) throw new FrameError("SUBSCRIBE needs an id header");
+    if (this.subscriptions.has(id)) throw new FrameError(`subscription id "${id}" is already in use on this connection`);
+    if (this.subscriptions.size >= this.context.limits.maxSubscriptions) {
+      throw new FrameError(`this connection has ${this.subscriptions.size} subscriptions; the limit is ${this.context.limits.maxSubscriptions}`);
+    }
+    const ackMode = h.ack ?? "auto";
+    if (!ackModes.includes(ackMode)) throw new FrameError(`ack mode "${ackMode}" is not auto, client or client-individual`);
+    const prefetch = optionalCount(h["prefetch-count"] ?? h["activemq.prefetchSize"], "prefetch-count") ?? 0;
+    const { kind, name } = parseDestination(destination);
+    const { router, limits } = this.context;
+    let queue: MessageQueue;
+    let ownsQueue = false;
+    if (kind === "queue") {
+      queue = this.namedQueue(name, h);
+    } else if (h["x-queue-name"]) {
+      queue = this.namedQueue(h["x-queue-name"], h);
+      router.bind(name, queue);
+    } else {
+      ownsQueue = true;
+      queue = new MessageQueue(
+        `${this.id}/${id}`,
+        { maxLength: limits.slowConsumerMessages, overflow: "reject", expiresMs: 0, autoDelete: false },
+        {
+          onDrop: () => {},
+          onFull: () => {
+            this.context.metrics.slowConsumers++;
+            this.context.metrics.dropped += queue.depth;
+            this.log.warn({ subscription: id, destination, waiting: queue.depth }, "disconnecting a slow consumer");
+            this.fail("slow consumer", `${queue.depth} messages were waiting for subscription ${id} (limit ${limits.slowConsumerMessages}); read faster or raise the prefetch`);
+          },
+          onUnused: () => {},
+        },
+      );
+      router.bind(name, queue);
+    }
+    const subscription = new Subscription(this, { id, destination, ackMode: ackMode as AckMode, prefetch, queue, ownsQueue }, this.version);
+    this.subscriptions.set(id, subscription);
+    queue.addConsumer(subscription);
+  }
+
+  /** A named queue, created on first use with the arguments of that first declaration (RabbitMQ's rule). */
+  private namedQueue(name: string, h: Record<string, string>): MessageQueue {
+    const { router, limits } = this.context;
+    const requested = optionalCount(h["x-max-length"], "x-max-length");
+    const args: QueueArgs = {
+      maxLength: Math.min(requested ?? limits.maxQueueLength, limits.maxQueueLength),
+      overflow: "drop-head",
+      expiresMs: optionalCount(h["x-expires"], "x-expires") ?? 0,
+      autoDelete: h["auto-delete"] === "true",
+    };
+    const existing = router.queues.get(name);
+    if (existing) {
+      if (h["x-max-length"] !== undefined && existing.args.maxLength !== args.maxLength) {
+        throw new FrameError(`queue "${name}" exists with x-max-length ${existing.args.maxLength}, not ${args.maxLength}`);
+      }
+      if (h["x-expires"] !== undefined && existing.args.expiresMs !== args.expiresMs) {
+        throw new FrameError(`queue "${name}" exists with x-expires ${existing.args.expiresMs}, not ${args.expiresMs}`);
+      }
+      return existing;
+    }
+    const queue = new MessageQueue(name, args, this.context.queueHooks);
+    router.queues.set(name, queue);
+    return queue;
+  }
+
+  private unsubscribe(subscription: Subscription): void {
+    subscription.closed = true;
+    this.subscriptions.delete(subscription.id);
+    const returned: QueuedMessage[] = [];
+    for (const [tag, delivery] of subscription.unacked) {
+      this.unacked.delete(tag);
+      returned.push(delivery.entry);
+    }
+    subscription.unacked.clear();
+    if (subscription.ownsQueue) {
+      this.context.router.delete(subscription.queue);
+      return;
+    }
+    subscription.queue.requeue(returned);
+    subscription.queue.removeConsumer(subscription);
+  }
+
+  private settle(frame: Frame): void {
+    const h = frame.headers;
+    const tag = this.version === "1.2" ? h.id : h["message-id"];
+    if (tag === undefined) throw new FrameError(`${frame.command} needs ${this.version === "1.2" ? "an id" : "a message-id"} header`);
+    const delivery = this.unacked.get(tag);
+    // Already settled, or its subscription is gone and the message went back to its queue: nothing to do.
+    if (!delivery) return;
+    const subscription = delivery.subscription;
+    const settled: Delivery[] = [];
+    if (subscription.ackMode === "client") {
+      // Cumulative: everything delivered to this subscription up to and including this message.
+      for (const [key, each] of subscription.unacked) {
+        settled.push(each);
+        if (key === tag) break;
+      }
+    } else {
+      settled.push(delivery);
+    }
+    for (const each of settled) {
+      subscription.unacked.delete(each.tag);
+      this.unacked.delete(each.tag);
+    }
+    if (frame.command === "NACK") subscription.queue.requeue(settled.map((each) => each.entry));
+    else subscription.queue.dispatch();
+  }
+
+  /** Called by a queue: writes one MESSAGE frame. */
+  deliver(subscription: Subscription, entry: QueuedMessage, queue: MessageQueue): void {
+    const tag = String(++this.deliverySeq);
+    let head = `MESSAGE\n${subscription.line}message-id:${tag}\n`;
+    if (subscription.ackMode !== "auto") {
+      if (this.version === "1.2") head += `ack:${tag}\n`;
+      const delivery = { tag, entry, queue, subscription };
+      subscription.unacked.set(tag, delivery);
+      this.unacked.set(tag, delivery);
+    }
+    if (entry.redelivered) {
+      head += "redelivered:true\n";
+      this.context.metrics.redelivered++;
+    }
+    this.context.metrics.messagesOut++;
+    this.write(Buffer.from(head, "latin1"));
+    this.write(entry.message.tail(this.version));
+  }
+
+  private write(bytes: Buffer): void {
+    if (this.state === "closed") return;
+    if (!this.corked) {
+      // Frames written in one tick leave in one writev.
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.lastWrite = Date.now();
+    if (!this.socket.write(bytes)) this.writable = false;
+  }
+
+  private drained(): void {
+    if (this.state !== "connected") return;
+    this.writable = true;
+    for (const subscription of this.subscriptions.values()) {
+      subscription.queue.dispatch();
+      if (!this.writable) break;
+    }
+  }
+
+  /** Sends ERROR (with what went wrong and how to fix it) and closes, as the spec requires. */
+  fail(message: string, detail?: string, receipt?: string, extra: Record<string, string> = {}): void {
+    if (this.state === "closed") return;
+    this.context.metrics.protocolErrors++;
+    this.log.info({ message, detail }, "closing the connection with ERROR");
+    const headers: Record<string, string> = { message, "content-type": "text/plain", ...extra };
+    if (receipt !== undefined) headers["receipt-id"] = receipt;
+    this.write(encodeFrame("ERROR", headers, detail ? `${detail}\n` : "", this.version));
+    this.close();
+  }
+
+  private internalError(err: unknown): void {
+    this.log.error({ err }, "broker error while handling a frame");
+    this.fail("internal broker error", "the broker logged the details");
+  }
+
+  /** Ends the connection after what was written is flushed. */
+  close(): void {
+    if (this.state === "closed") return;
+    this.cleanup();
+    this.socket.end();
+    // A client that does not read its ERROR must not keep the socket open.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  /** Drops the connection at once (broker shutdown). */
+  destroy(): void {
+    this.cleanup();
+    this.socket.destroy();
+  }
+
+  private cleanup(): void {
+    if (this.state === "closed") return;
+    // Flush what was corked this tick (an ERROR or RECEIPT) before the state change stops writes.
+    if (this.corked) {
+      this.corked = false;
+      this.socket.uncork();
+    }
+    this.state = "closed";
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers = [];
+    this.transactions.clear();
+    this.backlog = [];
+    for (const subscription of [...this.subscriptions.values()]) this.unsubscribe(subscription);
+    this.onClose(this);
+  }
+}
+
+function parseDestination(destination: string): { kind: "topic" | "queue"; name: string } {
+  const match = /^\/(topic|queue)\/(.+)$/.exec(destination);
+  if (!match) throw new FrameError(`destination "${destination.slice(0, 100)}" is not /topic/NAME or /queue/NAME`);
+  return { kind: match[1] as "topic" | "queue", name: match[2] as string };
+}
+
+function optionalCount(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(value.trim())) throw new FrameError(`${name} "${value.slice(0, 20)}" is not a whole number`);
+  return Number(value.trim());
+}
