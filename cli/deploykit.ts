@@ -3,10 +3,12 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { ConfigError } from "../shared/config/read-config.ts";
 import { CliError } from "./cli-error.ts";
+import { brokerCommand } from "./commands/broker.ts";
 import { configCommand } from "./commands/config-check.ts";
 import { daemonCommand } from "./commands/daemon.ts";
 import { publishCommand } from "./commands/publish.ts";
 import { tailCommand } from "./commands/tail.ts";
+import { upCommand } from "./commands/up.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -21,7 +23,9 @@ async function main(argv: string[]): Promise<void> {
       describe: "configuration file (default: $DEPLOYKIT_CONFIG, then /etc/deploykit/deploykit.yaml)",
     })
     .option("bus", { type: "string", global: true, describe: "broker URL, overrides bus.url" })
+    .command(upCommand)
     .command(daemonCommand)
+    .command(brokerCommand)
     .command(publishCommand)
     .command(tailCommand)
     .command(configCommand)

@@ -12,6 +12,11 @@ export interface DaemonContext<C> {
   signal: AbortSignal;
   /** This host's name, as it appears in every message's source. */
   host: string;
+  /**
+   * Tells people where to reach something this daemon serves (a listener, a
+   * page, /metrics): logged, and printed by `deploykit up`.
+   */
+  announce(what: string, url: string): void;
 }
 
 export interface Daemon<C> {
@@ -19,6 +24,8 @@ export interface Daemon<C> {
   name: string;
   description: string;
   config: ConfigSchema<C>;
+  /** false only for the broker, which is the bus: it gets no bus connection (its `bus` throws on use). */
+  usesBus?: boolean;
   start(context: DaemonContext<C>): Promise<Stop>;
 }
 

@@ -14,7 +14,7 @@ export const brokerConfig = defineConfig({
   anonymous: {
     doc: "Who may connect without a known login: loopback (clients on this host), any, or none",
     format: ["loopback", "any", "none"],
-    default: "loopback",
+    default: "loopback" as "loopback" | "any" | "none",
   },
   heartbeat: { doc: "Heart-beat period the broker offers and asks for (0 switches heart-beats off)", format: "duration", default: 10_000 },
   connectTimeout: { doc: "A connection that has not sent CONNECT within this long is closed", format: "duration", default: 10_000 },

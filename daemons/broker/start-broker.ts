@@ -153,7 +153,6 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       for (const session of [...sessions]) session.destroy();
       metricsServer?.closeAllConnections();
       await Promise.all([closed, metricsServer ? new Promise<void>((resolve) => metricsServer.close(() => resolve())) : undefined]);
-      log.info("broker stopped");
     },
   };
 }

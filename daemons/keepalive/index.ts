@@ -26,18 +26,29 @@ export const keepalive: Daemon<KeepaliveConfig> = {
     const pending = new Map<string, { topic: string; sentAt: number }>();
     let seq = 0;
 
+    // A fast broker can deliver our own keepalive before its publish resolves
+    // with the id; such early arrivals wait here for their id to be known.
+    const early = new Map<string, number>();
+    const roundTrip = (topic: string, sentAt: number, arrivedAt: number) => {
+      const roundTripMs = Math.round(arrivedAt - sentAt);
+      if (roundTripMs > config.slowRoundTrip) {
+        log.warn({ topic, roundTripMs, limitMs: config.slowRoundTrip }, "slow keepalive round trip: the path to the broker is slow");
+      } else {
+        log.debug({ topic, roundTripMs }, "keepalive round trip");
+      }
+    };
+
     const subscriptions = await Promise.all(
       topics.map((topic) =>
         bus.subscribe(topic, (message) => {
+          const arrivedAt = performance.now();
           const sent = pending.get(message.id);
-          if (!sent) return;
-          pending.delete(message.id);
-          const roundTripMs = Math.round(performance.now() - sent.sentAt);
-          if (roundTripMs > config.slowRoundTrip) {
-            log.warn({ topic, roundTripMs, limitMs: config.slowRoundTrip }, "slow keepalive round trip: the path to the broker is slow");
-          } else {
-            log.debug({ topic, roundTripMs }, "keepalive round trip");
+          if (!sent) {
+            if (message.source.host === bus.source.host && message.source.component === bus.source.component) early.set(message.id, arrivedAt);
+            return;
           }
+          pending.delete(message.id);
+          roundTrip(topic, sent.sentAt, arrivedAt);
         }),
       ),
     );
@@ -49,12 +60,19 @@ export const keepalive: Daemon<KeepaliveConfig> = {
         pending.delete(id);
         log.warn({ topic: sent.topic, waitedMs: Math.round(now - sent.sentAt) }, "keepalive did not come back from the broker");
       }
+      for (const [id, arrivedAt] of early) if (now - arrivedAt > config.interval) early.delete(id);
       seq++;
       for (const topic of topics) {
         const sentAt = performance.now();
         try {
           const envelope = await bus.publish(topic, { host, interval: config.interval, seq }, { timeoutMs: config.interval });
-          pending.set(envelope.id, { topic, sentAt });
+          const arrivedAt = early.get(envelope.id);
+          if (arrivedAt === undefined) {
+            pending.set(envelope.id, { topic, sentAt });
+          } else {
+            early.delete(envelope.id);
+            roundTrip(topic, sentAt, arrivedAt);
+          }
         } catch (err) {
           log.warn({ err, topic }, "could not publish keepalive");
         }

@@ -30,3 +30,11 @@ export const logConfig = defineConfig({
   level: { doc: "Log level", format: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], default: "info" },
   format: { doc: "json, pretty, or auto (pretty on a terminal, JSON otherwise)", format: ["auto", "json", "pretty"], default: "auto" },
 });
+
+export const dataConfig = defineConfig({
+  dir: {
+    doc: "Where daemons keep their state: ledger, keys, mirrors, releases (`deploykit up` uses --data-dir)",
+    format: "string",
+    default: "/var/lib/deploykit",
+  },
+});

@@ -4,12 +4,17 @@ import type { Bus } from "../../shared/bus/bus.ts";
 import { routeName } from "../../shared/bus/destinations.ts";
 import type { Envelope } from "../../shared/messages/index.ts";
 import { type BrokerUnderTest, brokers, reachable, viaPort } from "../helpers/brokers.ts";
+import { startTestBroker } from "../helpers/embedded-broker.ts";
 import { startTcpProxy } from "../helpers/tcp-proxy.ts";
 import { rawTransport, testBus, transportReady, uniquePrefix, waitFor } from "../helpers/test-bus.ts";
 
 // One contract, every transport: the same cases run on the in-memory bus,
-// RabbitMQ over STOMP and AMQP, and ActiveMQ over STOMP. A daemon must not be
-// able to tell which broker it is on.
+// RabbitMQ over STOMP and AMQP, ActiveMQ over STOMP and the embedded broker.
+// A daemon must not be able to tell which broker it is on.
+
+const embedded = await startTestBroker({ heartbeatMs: 2_000 });
+test.after.always(() => embedded.close());
+const suite: BrokerUnderTest[] = [...brokers, { name: "embedded", url: embedded.url, endpoint: { host: "127.0.0.1", port: embedded.port } }];
 
 type Text = Envelope<{ text: string; level: string }>;
 
@@ -28,7 +33,7 @@ async function withBuses(t: ExecutionContext, broker: BrokerUnderTest, count: nu
   return buses;
 }
 
-for (const broker of brokers) {
+for (const broker of suite) {
   const contract = (title: string, fn: (t: ExecutionContext) => Promise<void>) => test(`${broker.name}: ${title}`, fn);
 
   contract("broadcast: every subscriber gets every message", async (t) => {
@@ -239,7 +244,7 @@ test("STOMP and AMQP daemons on one RabbitMQ see each other's messages, and shar
   t.is(stompMember.received.length + amqpMember.received.length, 20, "one queue, shared across protocols");
 });
 
-for (const broker of brokers.filter((b) => b.endpoint)) {
+for (const broker of suite.filter((b) => b.endpoint)) {
   test(`${broker.name}: a failover set skips a dead broker`, async (t) => {
     const dead = viaPort(broker.url, 1);
     const bus = testBus(`${dead},${broker.url}`, uniquePrefix());

@@ -3,12 +3,13 @@ import type { Bus, Handler, SubscribeOptions } from "../../../shared/bus/bus.ts"
 import type { Envelope } from "../../../shared/messages/index.ts";
 import { keepalive } from "../../../daemons/keepalive/index.ts";
 import { captureLog } from "../../helpers/capture-log.ts";
+import { startTestBroker } from "../../helpers/embedded-broker.ts";
 import { testBus, uniquePrefix, waitFor } from "../../helpers/test-bus.ts";
 
 type Keepalive = Envelope<{ host: string; interval: number; seq: number }>;
 
 function start(bus: Bus, config: { interval: number; topics: string[]; slowRoundTrip: number }, log = captureLog().log) {
-  return keepalive.start({ config, bus, log, host: "web-1", signal: new AbortController().signal });
+  return keepalive.start({ config, bus, log, host: "web-1", signal: new AbortController().signal, announce: () => {} });
 }
 
 test("publishes numbered keepalives to every configured topic at the interval", async (t) => {
@@ -68,4 +69,25 @@ test("refuses to start with a topic that does not carry keepalives", async (t) =
   await t.throwsAsync(start(bus, { interval: 100, topics: ["keepalive", "git.commits"], slowRoundTrip: 5000 }), {
     message: /keepalive\.topics: "git\.commits" is not a keepalive topic/,
   });
+});
+
+test("times the round trip even when the broker delivers its keepalive before the publish is confirmed", async (t) => {
+  // The embedded broker routes a SEND before it writes the RECEIPT, so the
+  // keepalive comes back before publish() resolves with its id.
+  const broker = await startTestBroker();
+  const bus = testBus(broker.url, uniquePrefix());
+  t.teardown(async () => {
+    await bus.close({ graceMs: 0 });
+    await broker.close();
+  });
+  await bus.connected(10_000);
+  const { log, lines } = captureLog();
+  const stop = await start(bus, { interval: 200, topics: ["keepalive"], slowRoundTrip: 5000 }, log);
+  await waitFor(() => lines.filter((l) => l.msg === "keepalive round trip").length >= 3, 10_000, "three timed round trips");
+  await stop();
+  t.false(
+    lines.some((l) => l.msg === "keepalive did not come back from the broker"),
+    "no keepalive was reported lost",
+  );
+  t.true(lines.filter((l) => l.msg === "keepalive round trip").every((l) => typeof l.roundTripMs === "number" && l.roundTripMs < 5000));
 });

@@ -1,0 +1,68 @@
+import type { Daemon } from "../../shared/daemon.ts";
+import { version } from "../../shared/version.ts";
+import type { AnonymousPolicy } from "./authenticator.ts";
+import { brokerConfig } from "./config.ts";
+import { startBroker } from "./start-broker.ts";
+
+type BrokerConfig = {
+  host: string;
+  port: number;
+  tlsCert: string;
+  tlsKey: string;
+  users: string[];
+  anonymous: AnonymousPolicy;
+  heartbeat: number;
+  connectTimeout: number;
+  maxConnections: number;
+  maxFrameSize: number;
+  maxHeaders: number;
+  maxHeaderLength: number;
+  maxSubscriptions: number;
+  slowConsumerMessages: number;
+  maxQueueLength: number;
+  maxTransactionFrames: number;
+  metricsHost: string;
+  metricsPort: number;
+};
+
+/**
+ * The embedded STOMP broker: the bus for single-host installations, trials and
+ * tests. State lives in memory (docs/broker.md says what a restart loses).
+ * Larger installations point bus.url at RabbitMQ or ActiveMQ instead.
+ */
+export const broker: Daemon<BrokerConfig> = {
+  name: "broker",
+  description: "the embedded STOMP 1.0-1.2 broker (state in memory)",
+  config: brokerConfig,
+  usesBus: false,
+  async start({ config, log, announce }) {
+    if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
+      throw new Error("broker.tlsCert and broker.tlsKey go together: set both for TLS, or neither");
+    }
+    const running = await startBroker({
+      host: config.host,
+      port: config.port,
+      tls: config.tlsCert ? { cert: config.tlsCert, key: config.tlsKey } : undefined,
+      users: config.users,
+      anonymous: config.anonymous,
+      heartbeatMs: config.heartbeat,
+      connectTimeoutMs: config.connectTimeout,
+      maxConnections: config.maxConnections,
+      limits: {
+        maxFrameBytes: config.maxFrameSize,
+        maxHeaders: config.maxHeaders,
+        maxHeaderBytes: config.maxHeaderLength,
+        maxSubscriptions: config.maxSubscriptions,
+        slowConsumerMessages: config.slowConsumerMessages,
+        maxQueueLength: config.maxQueueLength,
+        maxTransactionFrames: config.maxTransactionFrames,
+      },
+      metrics: { host: config.metricsHost, port: config.metricsPort },
+      server: `deploykit/${version}`,
+      log,
+    });
+    announce("stomp", running.url);
+    if (running.metricsUrl) announce("metrics", running.metricsUrl);
+    return () => running.close();
+  },
+};

@@ -1,0 +1,104 @@
+import { mkdtempSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import test from "ava";
+import { type ResultPromise, execa } from "execa";
+import { brokers } from "../helpers/brokers.ts";
+import { waitFor } from "../helpers/test-bus.ts";
+
+// `deploykit up` as an operator runs it: the real bin/deploykit in a child
+// process, on a temporary data directory and free ports.
+
+const root = new URL("../../../", import.meta.url).pathname;
+const bin = join(root, "bin", "deploykit");
+
+function baseEnv(home: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "",
+    HOME: home,
+    DEPLOYKIT_CONFIG: "",
+    DEPLOYKIT_LOG_FORMAT: "json",
+    DEPLOYKIT_BROKER_METRICS_PORT: "0",
+    DEPLOYKIT_KEEPALIVE_INTERVAL: "300ms",
+  };
+}
+
+/** Starts `deploykit up` and resolves with its output so far once it printed that it is up. */
+async function up(args: string[], env: Record<string, string>): Promise<{ child: ResultPromise; output: () => string }> {
+  const child = execa(bin, ["up", ...args], { env, extendEnv: false, reject: false, timeout: 60_000, all: true });
+  let output = "";
+  child.all?.on("data", (chunk: Buffer) => {
+    output += chunk.toString("utf8");
+  });
+  let exited = false;
+  void child.then(() => {
+    exited = true;
+  });
+  await waitFor(() => output.includes("Stop with Ctrl-C.") || exited, 20_000, "deploykit up to start");
+  return { child, output: () => output };
+}
+
+test("up starts the broker and every daemon on a data directory; a daemon's messages reach others; Ctrl-C stops it cleanly", async (t) => {
+  const home = mkdtempSync(join(tmpdir(), "dk-up-"));
+  const dataDir = join(home, "data");
+  const env = { ...baseEnv(home), DEPLOYKIT_BUS_HOST: "up-host" };
+  const { child, output } = await up(["--port", "0", "--data-dir", dataDir], env);
+  const others: ResultPromise[] = [];
+  t.teardown(() => {
+    for (const process of [child, ...others]) process.kill("SIGKILL");
+  });
+  const summary = output();
+  t.regex(summary, /deploykit \S+ is up: broker, keepalive/);
+  const stomp = /broker stomp\s+(stomp:\/\/127\.0\.0\.1:\d+)/.exec(summary)?.[1];
+  const metrics = /broker metrics\s+(http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(summary)?.[1];
+  t.truthy(stomp, summary);
+  t.truthy(metrics, summary);
+  t.regex(summary, new RegExp(`signing key\\s+${join(dataDir, "keys", "deploy-signing.pub")} \\(new pair\\)`));
+  t.is(statSync(join(dataDir, "keys", "deploy-signing.key")).mode & 0o777, 0o600);
+
+  // The same daemon run alone, as on another host, connected to the broker `up` started.
+  const alone = execa(bin, ["daemon", "keepalive", "--bus", stomp as string], {
+    env: { ...baseEnv(home), DEPLOYKIT_BUS_HOST: "other-host" },
+    extendEnv: false,
+    reject: false,
+  });
+  others.push(alone);
+  const tail = await execa(bin, ["tail", "keepalive", "--bus", stomp as string, "--count", "12"], { env: baseEnv(home), extendEnv: false, timeout: 20_000 });
+  const hosts = new Set(tail.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { source: { host: string } }).source.host));
+  t.deepEqual([...hosts].sort(), ["other-host", "up-host"], "keepalives from the daemon inside up and from the one alone");
+
+  const scraped = await (await fetch(metrics as string)).text();
+  const messagesIn = Number(/^deploykit_broker_messages_in_total (\d+)$/m.exec(scraped)?.[1]);
+  t.true(messagesIn >= 12, `messages in: ${messagesIn}`);
+  t.regex(scraped, /^deploykit_broker_connections [2-9]$/m);
+  t.false(output().includes("did not come back"), "the keepalive inside up times its own round trips");
+
+  alone.kill("SIGTERM");
+  child.kill("SIGINT");
+  const [result] = await Promise.all([child, alone]);
+  t.is(result.exitCode, 0, String(result.all));
+  const log = output();
+  const stoppedKeepalive = log.indexOf('"msg":"keepalive stopped"');
+  const stoppedBroker = log.indexOf('"msg":"broker stopped"');
+  t.true(stoppedKeepalive > 0 && stoppedBroker > stoppedKeepalive, "daemons stop before the broker they talk through");
+});
+
+test("up --bus runs every daemon on an external broker and starts no broker of its own", async (t) => {
+  const rabbit = brokers.find((b) => b.name === "rabbitmq-stomp")?.url as string;
+  const home = mkdtempSync(join(tmpdir(), "dk-up-"));
+  const { child, output } = await up(["--bus", rabbit, "--data-dir", join(home, "data")], baseEnv(home));
+  t.teardown(() => child.kill("SIGKILL"));
+  t.regex(output(), /is up: keepalive\n/);
+  t.false(output().includes("broker stomp"));
+  t.regex(output(), /bus\s+stomp:\/\/guest:\*\*\*@127\.0\.0\.1:61613/);
+  child.kill("SIGINT");
+  t.is((await child).exitCode, 0);
+});
+
+test("up refuses a port that is taken, in one line", async (t) => {
+  const home = mkdtempSync(join(tmpdir(), "dk-up-"));
+  // RabbitMQ's STOMP plugin holds 61613 on this machine (.ci/brokers).
+  const result = await execa(bin, ["up", "--port", "61613", "--data-dir", join(home, "data")], { env: baseEnv(home), extendEnv: false, reject: false, timeout: 20_000 });
+  t.is(result.exitCode, 1);
+  t.regex(result.stderr, /deploykit up could not start: 127\.0\.0\.1:61613 is already in use: stop what listens there, or choose another port/);
+});
