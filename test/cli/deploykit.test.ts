@@ -21,7 +21,7 @@ function deploykit(args: string[], env: Record<string, string> = {}) {
 test("--help lists the commands and --version prints the package version", async (t) => {
   const help = await deploykit(["--help"]);
   t.is(help.exitCode, 0);
-  for (const command of ["daemon <name>", "publish <topic> <body>", "tail <topics..>", "config <action>"]) t.true(help.stdout.includes(command), command);
+  for (const command of ["up", "daemon <name>", "broker", "publish <topic> <body>", "tail <topics..>", "config <action>"]) t.true(help.stdout.includes(command), command);
   const version = await deploykit(["--version"]);
   t.is(version.stdout.trim(), pkg.version);
   const publishHelp = await deploykit(["publish", "--help"]);
