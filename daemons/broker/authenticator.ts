@@ -38,15 +38,23 @@ export class Authenticator {
 
   constructor(users: readonly string[], anonymous: AnonymousPolicy) {
     this.anonymous = anonymous;
-    for (const entry of users) {
+    for (const [index, entry] of users.entries()) {
       const colon = entry.indexOf(":");
       const login = entry.slice(0, colon);
       const parts = entry.slice(colon + 1).split("$");
       if (colon <= 0 || parts.length !== 6 || parts[0] !== "scrypt") {
-        throw new Error(`broker.users: "${login || entry.slice(0, 20)}" is not LOGIN:scrypt$...; make the hash with deploykit broker hash-password`);
+        // Never quote the entry itself: it may be a password pasted in by mistake.
+        const which = colon > 0 ? `"${login}"` : `entry ${index + 1}`;
+        throw new Error(`broker.users: ${which} is not LOGIN:scrypt$...; make the hash with deploykit broker hash-password`);
       }
       const [, N, r, p, salt, hash] = parts as [string, string, string, string, string, string];
-      this.accounts.set(login, { N: Number(N), r: Number(r), p: Number(p), salt: Buffer.from(salt, "base64"), hash: Buffer.from(hash, "base64") });
+      const account = { N: Number(N), r: Number(r), p: Number(p), salt: Buffer.from(salt, "base64"), hash: Buffer.from(hash, "base64") };
+      // Found now, not as an "internal broker error" at every login of this user.
+      const whole = (n: number, max: number) => Number.isInteger(n) && n >= 1 && n <= max;
+      if (!whole(account.N, 2 ** 20) || account.N < 2 || (account.N & (account.N - 1)) !== 0 || !whole(account.r, 64) || !whole(account.p, 16) || account.hash.length < 16) {
+        throw new Error(`broker.users: the hash of "${login}" is damaged or not from hash-password; make it again with deploykit broker hash-password`);
+      }
+      this.accounts.set(login, account);
     }
     if (anonymous === "none" && this.accounts.size === 0) {
       throw new Error("broker.anonymous is none and broker.users is empty: no client could connect; add a user or allow loopback");

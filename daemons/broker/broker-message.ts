@@ -10,13 +10,14 @@ const brokerOwned = new Set(["destination", "transaction", "receipt", "content-l
  */
 export class BrokerMessage {
   readonly destination: string;
-  readonly body: Buffer;
+  private bytes: Buffer;
   private readonly headers: [string, string][];
   private readonly tails: Partial<Record<StompVersion, Buffer>> = {};
+  private retained = false;
 
   constructor(destination: string, sendHeaders: Record<string, string>, body: Buffer) {
     this.destination = destination;
-    this.body = body;
+    this.bytes = body;
     this.headers = [["destination", destination]];
     for (const name in sendHeaders) {
       if (!brokerOwned.has(name)) this.headers.push([name, sendHeaders[name] as string]);
@@ -28,7 +29,8 @@ export class BrokerMessage {
     let tail = this.tails[version];
     if (!tail) {
       const head = Buffer.from(`${headerLines(this.headers, version, version !== "1.0")}content-length:${this.body.length}\n\n`);
-      tail = Buffer.allocUnsafe(head.length + this.body.length + 1);
+      const length = head.length + this.body.length + 1;
+      tail = this.retained ? Buffer.allocUnsafeSlow(length) : Buffer.allocUnsafe(length);
       head.copy(tail, 0);
       this.body.copy(tail, head.length);
       tail[tail.length - 1] = 0;
@@ -37,8 +39,33 @@ export class BrokerMessage {
     return tail;
   }
 
+  get body(): Buffer {
+    return this.bytes;
+  }
+
+  /**
+   * Called when the message is to wait in a queue. Small Buffers are cut from
+   * 64 KiB pool slabs (Buffer.poolSize in Node 24) shared with short-lived
+   * ones, so a queue of small messages kept for long would pin a slab for each:
+   * a waiting message gets memory of its own. Messages delivered at once keep
+   * the cheap pooled buffers.
+   */
+  retain(): void {
+    if (this.retained) return;
+    this.retained = true;
+    this.bytes = unpooled(this.bytes);
+    for (const version of Object.keys(this.tails) as StompVersion[]) this.tails[version] = unpooled(this.tails[version] as Buffer);
+  }
+
   /** Bytes this message holds, for memory accounting. */
   get size(): number {
     return this.body.length + 64 * this.headers.length;
   }
+}
+
+function unpooled(bytes: Buffer): Buffer {
+  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length) return bytes;
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
 }

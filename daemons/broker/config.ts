@@ -33,6 +33,11 @@ export const brokerConfig = defineConfig({
     format: "nat",
     default: 100_000,
   },
+  maxQueues: {
+    doc: "Most named queues (groups and /queue/ destinations) at once; a SEND or SUBSCRIBE that would create one more gets an ERROR",
+    format: "nat",
+    default: 1000,
+  },
   maxTransactionFrames: { doc: "Frames one transaction may hold before COMMIT", format: "nat", default: 10_000 },
   metricsHost: { doc: "Address of the Prometheus /metrics endpoint", format: "string", default: "127.0.0.1" },
   metricsPort: { doc: "Port of the Prometheus /metrics endpoint (0 picks a free one)", format: "port", default: 9613 },

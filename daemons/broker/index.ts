@@ -20,6 +20,7 @@ type BrokerConfig = {
   maxSubscriptions: number;
   slowConsumerMessages: number;
   maxQueueLength: number;
+  maxQueues: number;
   maxTransactionFrames: number;
   metricsHost: string;
   metricsPort: number;
@@ -55,6 +56,7 @@ export const broker: Daemon<BrokerConfig> = {
         maxSubscriptions: config.maxSubscriptions,
         slowConsumerMessages: config.slowConsumerMessages,
         maxQueueLength: config.maxQueueLength,
+        maxQueues: config.maxQueues,
         maxTransactionFrames: config.maxTransactionFrames,
       },
       metrics: { host: config.metricsHost, port: config.metricsPort },

@@ -58,9 +58,12 @@ export class MessageQueue {
         this.hooks.onFull(this);
         return;
       }
-      this.shift();
       this.hooks.onDrop(this);
+      // x-max-length 0 keeps nothing: the new message is the one to drop.
+      if (this.depth === 0) return;
+      this.shift();
     }
+    message.retain();
     this.items.push(entry);
   }
 
@@ -68,6 +71,7 @@ export class MessageQueue {
   requeue(entries: QueuedMessage[]): void {
     if (entries.length === 0) return;
     const waiting = this.items.slice(this.head);
+    for (const entry of entries) entry.message.retain();
     this.items = [...entries.map((entry) => ({ message: entry.message, redelivered: true })), ...waiting];
     this.head = 0;
     this.dispatch();

@@ -91,8 +91,10 @@ export class Router {
     const queues = this.exact.get(topic);
     if (this.wildcards.length === 0) {
       if (!queues) return 0;
+      // Counted first: a slow consumer disconnected by this very publish takes its queue out of the set.
+      const reached = queues.size;
       for (const queue of queues) queue.enqueue(message);
-      return queues.size;
+      return reached;
     }
     // A queue bound by several matching patterns gets the message once, as in RabbitMQ.
     const reached = new Set<MessageQueue>(queues);

@@ -12,6 +12,8 @@ export interface SessionLimits extends FrameLimits {
   maxSubscriptions: number;
   slowConsumerMessages: number;
   maxQueueLength: number;
+  /** Named queues (groups and /queue/ destinations) in the whole broker. */
+  maxQueues: number;
   maxTransactionFrames: number;
 }
 
@@ -43,7 +45,7 @@ class Subscription implements Consumer {
   readonly id: string;
   readonly destination: string;
   readonly ackMode: AckMode;
-  /** 0: no limit. */
+  /** Most unacknowledged deliveries; 0: no limit. */
   readonly prefetch: number;
   readonly queue: MessageQueue;
   /** A plain topic subscription owns its queue; a group or /queue/ member shares one. */
@@ -110,7 +112,12 @@ export class Session {
     socket.on("data", (chunk: Buffer) => this.data(chunk));
     socket.on("drain", () => this.drained());
     socket.on("error", (err) => this.log.debug({ err }, "socket error"));
-    socket.on("close", () => this.cleanup());
+    // The broker forgets a session only when its socket is gone, not when the session ends: a socket
+    // closed after an ERROR lingers until the peer reads it, and broker close() must destroy it too.
+    socket.on("close", () => {
+      this.cleanup();
+      this.onClose(this);
+    });
     const connectTimer = setTimeout(() => {
       if (this.state === "connecting") this.fail("no CONNECT frame received in time", `connect within ${context.connectTimeoutMs} ms of opening the connection`);
     }, context.connectTimeoutMs);
@@ -128,7 +135,7 @@ export class Session {
     try {
       this.parser.push(chunk);
     } catch (err) {
-      if (err instanceof FrameError) this.fail("malformed frame", err.message);
+      if (err instanceof FrameError) this.fail(err.message, frameErrorHint);
       else this.internalError(err);
     }
   }
@@ -177,6 +184,8 @@ export class Session {
       clientBeat = offered.trim().split(",").map(Number);
     }
     this.state = "authenticating";
+    // Reading on while the login is checked (scrypt is slow on purpose) would let a client pile up frames here.
+    this.socket.pause();
     this.context.auth.check(frame.headers.login, frame.headers.passcode, this.socket.remoteAddress).then(
       (result) => {
         if (this.state !== "authenticating") return;
@@ -226,6 +235,7 @@ export class Session {
     const backlog = this.backlog;
     this.backlog = [];
     for (const frame of backlog) this.receive(frame);
+    this.socket.resume();
   }
 
   private handle(frame: Frame): void {
@@ -298,6 +308,9 @@ export class Session {
     if (name === undefined) return false;
     const frames = this.transactions.get(name);
     if (!frames) throw new FrameError(`${frame.command} in unknown transaction "${name}": BEGIN it first`);
+    // Checked now rather than at COMMIT, so that a COMMIT never applies half a transaction.
+    if (frame.command === "SEND") destinationOf(frame);
+    else this.ackTag(frame);
     if (frames.length >= this.context.limits.maxTransactionFrames) {
       throw new FrameError(`transaction "${name}" holds ${frames.length} frames; the limit is ${this.context.limits.maxTransactionFrames}`);
     }
@@ -306,9 +319,7 @@ export class Session {
   }
 
   private send(frame: Frame): void {
-    const destination = frame.headers.destination;
-    if (!destination) throw new FrameError("SEND needs a destination header");
-    const { kind, name } = parseDestination(destination);
+    const { destination, kind, name } = destinationOf(frame);
     const message = new BrokerMessage(destination, frame.headers, frame.body);
     const { router, metrics } = this.context;
     metrics.messagesIn++;
@@ -330,9 +341,10 @@ export class Session {
     }
     const ackMode = h.ack ?? "auto";
     if (!ackModes.includes(ackMode)) throw new FrameError(`ack mode "${ackMode}" is not auto, client or client-individual`);
-    const prefetch = optionalCount(h["prefetch-count"] ?? h["activemq.prefetchSize"], "prefetch-count") ?? 0;
-    const { kind, name } = parseDestination(destination);
     const { router, limits } = this.context;
+    // Without a prefetch, a client that reads but never acknowledges would have the broker keep every message it was sent.
+    const prefetch = optionalCount(h["prefetch-count"] ?? h["activemq.prefetchSize"], "prefetch-count") || limits.slowConsumerMessages;
+    const { kind, name } = parseDestination(destination);
     let queue: MessageQueue;
     let ownsQueue = false;
     if (kind === "queue") {
@@ -351,7 +363,7 @@ export class Session {
             this.context.metrics.slowConsumers++;
             this.context.metrics.dropped += queue.depth;
             this.log.warn({ subscription: id, destination, waiting: queue.depth }, "disconnecting a slow consumer");
-            this.fail("slow consumer", `${queue.depth} messages were waiting for subscription ${id} (limit ${limits.slowConsumerMessages}); read faster or raise the prefetch`);
+            this.fail("slow consumer", `${queue.depth} messages were waiting for subscription ${id} (limit ${limits.slowConsumerMessages}); the subscriber must read, and acknowledge if it uses client acks, faster`);
           },
           onUnused: () => {},
         },
@@ -383,6 +395,10 @@ export class Session {
       }
       return existing;
     }
+    // Each queue may hold maxQueueLength messages, so their number is what bounds the broker's memory.
+    if (router.queues.size >= limits.maxQueues) {
+      throw new FrameError(`the broker holds ${router.queues.size} queues, its limit (broker.maxQueues); queue "${name}" was not created`);
+    }
     const queue = new MessageQueue(name, args, this.context.queueHooks);
     router.queues.set(name, queue);
     return queue;
@@ -406,9 +422,7 @@ export class Session {
   }
 
   private settle(frame: Frame): void {
-    const h = frame.headers;
-    const tag = this.version === "1.2" ? h.id : h["message-id"];
-    if (tag === undefined) throw new FrameError(`${frame.command} needs ${this.version === "1.2" ? "an id" : "a message-id"} header`);
+    const tag = this.ackTag(frame);
     const delivery = this.unacked.get(tag);
     // Already settled, or its subscription is gone and the message went back to its queue: nothing to do.
     if (!delivery) return;
@@ -431,9 +445,17 @@ export class Session {
     else subscription.queue.dispatch();
   }
 
+  private ackTag(frame: Frame): string {
+    const tag = this.version === "1.2" ? frame.headers.id : frame.headers["message-id"];
+    if (tag === undefined) throw new FrameError(`${frame.command} needs ${this.version === "1.2" ? "an id" : "a message-id"} header`);
+    return tag;
+  }
+
   /** Called by a queue: writes one MESSAGE frame. */
   deliver(subscription: Subscription, entry: QueuedMessage, queue: MessageQueue): void {
-    const tag = String(++this.deliverySeq);
+    // Unique across the broker, not only this connection, as the spec asks of message-id: a client that
+    // reconnects must not see a new message under the id of one it already had.
+    const tag = `${this.id}.${++this.deliverySeq}`;
     let head = `MESSAGE\n${subscription.line}message-id:${tag}\n`;
     if (subscription.ackMode !== "auto") {
       if (this.version === "1.2") head += `ack:${tag}\n`;
@@ -446,7 +468,8 @@ export class Session {
       this.context.metrics.redelivered++;
     }
     this.context.metrics.messagesOut++;
-    this.write(Buffer.from(head, "latin1"));
+    // utf8, not latin1: a subscription id may be any text.
+    this.write(Buffer.from(head));
     this.write(entry.message.tail(this.version));
   }
 
@@ -494,6 +517,8 @@ export class Session {
   close(): void {
     if (this.state === "closed") return;
     this.cleanup();
+    // Read on (and drop what comes) so the peer's FIN is seen; a session paused for its login would not.
+    this.socket.resume();
     this.socket.end();
     // A client that does not read its ERROR must not keep the socket open.
     setTimeout(() => this.socket.destroy(), 2000).unref();
@@ -513,13 +538,23 @@ export class Session {
       this.socket.uncork();
     }
     this.state = "closed";
+    // Messages one subscription returns to a queue must not go to another of this session's subscriptions.
+    this.writable = false;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers = [];
     this.transactions.clear();
     this.backlog = [];
     for (const subscription of [...this.subscriptions.values()]) this.unsubscribe(subscription);
-    this.onClose(this);
   }
+}
+
+const frameErrorHint =
+  "the broker closes the connection after a frame it cannot read; see the STOMP 1.2 frame grammar, and broker.maxFrameSize, broker.maxHeaders and broker.maxHeaderLength for the limits";
+
+function destinationOf(frame: Frame): { destination: string; kind: "topic" | "queue"; name: string } {
+  const destination = frame.headers.destination;
+  if (!destination) throw new FrameError(`${frame.command} needs a destination header`);
+  return { destination, ...parseDestination(destination) };
 }
 
 function parseDestination(destination: string): { kind: "topic" | "queue"; name: string } {

@@ -47,6 +47,7 @@ export const defaultLimits: SessionLimits = {
   maxSubscriptions: 1000,
   slowConsumerMessages: 10_000,
   maxQueueLength: 100_000,
+  maxQueues: 1000,
   maxTransactionFrames: 10_000,
 };
 
@@ -59,6 +60,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const metrics = new BrokerMetrics();
   const router = new Router();
   const sessions = new Set<Session>();
+  /** Connections turned away at maxConnections, until their ERROR is read; close() must not wait 2 s for them. */
+  const refused = new Set<net.Socket>();
   let dropWarned = 0;
   const context: BrokerContext = {
     router,
@@ -92,6 +95,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       metrics.connectionsRefused++;
       log.warn({ remote: socket.remoteAddress, limit: options.maxConnections }, "refused a connection: too many connections");
       socket.on("error", () => {});
+      refused.add(socket);
+      socket.once("close", () => refused.delete(socket));
       socket.end(encodeFrame("ERROR", { message: "too many connections", "content-type": "text/plain" }, `this broker allows ${options.maxConnections} connections (broker.maxConnections)\n`));
       setTimeout(() => socket.destroy(), 2000).unref();
       return;
@@ -151,6 +156,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of [...sessions]) session.destroy();
+      for (const socket of refused) socket.destroy();
       metricsServer?.closeAllConnections();
       await Promise.all([closed, metricsServer ? new Promise<void>((resolve) => metricsServer.close(() => resolve())) : undefined]);
     },

@@ -60,9 +60,18 @@ export function unescapeHeader(value: string, version: StompVersion): string {
 export function headerLines(headers: Iterable<[string, string]>, version: StompVersion, escaped: boolean): string {
   let text = "";
   for (const [name, value] of headers) {
-    text += escaped ? `${escapeHeader(name, version)}:${escapeHeader(value, version)}\n` : `${name}:${value}\n`;
+    text += escaped ? `${escapeHeader(name, version)}:${escapeHeader(value, version)}\n` : `${oneLine(name)}:${oneLine(value)}\n`;
   }
   return text;
+}
+
+/**
+ * An unescaped header (STOMP 1.0, CONNECTED) cannot hold a line break: written raw, a
+ * value sent by a 1.1/1.2 publisher would end the line and inject headers (even a
+ * content-length) into a 1.0 subscriber's frame. Such breaks go out as \n and \r text.
+ */
+function oneLine(text: string): string {
+  return /[\r\n]/.test(text) ? text.replace(/\r/g, "\\r").replace(/\n/g, "\\n") : text;
 }
 
 /** One complete frame. A body always carries content-length so NUL octets in it survive. */
