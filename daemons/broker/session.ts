@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
+import { TickCork } from "../../shared/tick-cork.ts";
 import type { Authenticator } from "./authenticator.ts";
 import { BrokerMessage } from "./broker-message.ts";
 import type { BrokerMetrics } from "./broker-metrics.ts";
@@ -93,7 +94,7 @@ export class Session {
   /** Frames that arrived while the login was being checked. */
   private backlog: Frame[] = [];
   private deliverySeq = 0;
-  private corked = false;
+  private readonly cork: TickCork;
   private lastRead = Date.now();
   private lastWrite = Date.now();
   private timers: NodeJS.Timeout[] = [];
@@ -104,6 +105,7 @@ export class Session {
   constructor(id: string, socket: Socket, context: BrokerContext, onClose: (session: Session) => void) {
     this.id = id;
     this.socket = socket;
+    this.cork = new TickCork(socket);
     this.context = context;
     this.onClose = onClose;
     this.log = context.log.child({ session: id, remote: `${socket.remoteAddress}:${socket.remotePort}` });
@@ -475,15 +477,7 @@ export class Session {
 
   private write(bytes: Buffer): void {
     if (this.state === "closed") return;
-    if (!this.corked) {
-      // Frames written in one tick leave in one writev.
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
+    this.cork.hold();
     this.lastWrite = Date.now();
     if (!this.socket.write(bytes)) this.writable = false;
   }
@@ -533,10 +527,7 @@ export class Session {
   private cleanup(): void {
     if (this.state === "closed") return;
     // Flush what was corked this tick (an ERROR or RECEIPT) before the state change stops writes.
-    if (this.corked) {
-      this.corked = false;
-      this.socket.uncork();
-    }
+    this.cork.release();
     this.state = "closed";
     // Messages one subscription returns to a queue must not go to another of this session's subscriptions.
     this.writable = false;

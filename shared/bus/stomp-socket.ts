@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
 import type { IStompSocket } from "@stomp/stompjs";
+import { TickCork } from "../tick-cork.ts";
 
 // @stomp/stompjs speaks to a WebSocket-shaped object. Brokers speak STOMP on
 // plain TCP (or TLS), so this adapter presents a socket as that shape: each
@@ -31,7 +32,7 @@ class TcpStompSocket implements IStompSocket {
   onopen: ((ev?: unknown) => unknown) | null = null;
   private readonly socket: net.Socket;
   private drained?: Promise<void>;
-  private corked = false;
+  private readonly cork: TickCork;
 
   constructor(url: URL, options: StompSocketOptions) {
     this.url = url.href;
@@ -48,6 +49,7 @@ class TcpStompSocket implements IStompSocket {
         })
       : net.connect({ host, port });
     this.socket.setNoDelay(true);
+    this.cork = new TickCork(this.socket);
     this.socket.once(secure ? "secureConnect" : "connect", () => {
       this.readyState = OPEN;
       this.onopen?.();
@@ -68,15 +70,7 @@ class TcpStompSocket implements IStompSocket {
 
   send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
     if (this.readyState !== OPEN) return;
-    // Frames written in one tick (a burst of ACKs, a publisher's loop) leave in one write(2), not one each.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
+    this.cork.hold();
     if (typeof data === "string") this.socket.write(data);
     else if (ArrayBuffer.isView(data)) this.socket.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     else if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) this.socket.write(new Uint8Array(data));
