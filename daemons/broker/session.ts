@@ -5,9 +5,13 @@ import type { Authenticator } from "./authenticator.ts";
 import { BrokerMessage } from "./broker-message.ts";
 import type { BrokerMetrics } from "./broker-metrics.ts";
 import { type FrameLimits, FrameParser } from "./frame-parser.ts";
-import { type Consumer, MessageQueue, type QueueArgs, type QueuedMessage } from "./message-queue.ts";
+import { MessageQueue, type QueuedMessage } from "./message-queue.ts";
 import type { Router } from "./router.ts";
-import { type Frame, FrameError, type StompVersion, encodeFrame, escapeHeader, heartbeatFrame, supportedVersions } from "./stomp-frame.ts";
+import { declareQueue } from "./declare-queue.ts";
+import { destinationOf, parseDestination } from "./destination.ts";
+import { type Agreement, negotiate } from "./negotiate.ts";
+import { type Frame, FrameError, type StompVersion, encodeFrame, heartbeatFrame, numericHeader } from "./stomp-frame.ts";
+import { type AckMode, type Delivery, Subscription, type SubscriptionOwner, ackModes } from "./subscription.ts";
 
 export interface SessionLimits extends FrameLimits {
   maxSubscriptions: number;
@@ -32,55 +36,10 @@ export interface BrokerContext {
   queueHooks: { onDrop(queue: MessageQueue): void; onFull(queue: MessageQueue): void; onUnused(queue: MessageQueue): void };
 }
 
-type AckMode = "auto" | "client" | "client-individual";
-const ackModes: readonly string[] = ["auto", "client", "client-individual"];
-
-interface Delivery {
-  tag: string;
-  entry: QueuedMessage;
-  queue: MessageQueue;
-  subscription: Subscription;
-}
-
-class Subscription implements Consumer {
-  readonly id: string;
-  readonly destination: string;
-  readonly ackMode: AckMode;
-  /** Most unacknowledged deliveries; 0: no limit. */
-  readonly prefetch: number;
-  readonly queue: MessageQueue;
-  /** A plain topic subscription owns its queue; a group or /queue/ member shares one. */
-  readonly ownsQueue: boolean;
-  readonly unacked = new Map<string, Delivery>();
-  /** `subscription:ID\n`, escaped for the session's version. */
-  readonly line: string;
-  closed = false;
-  private readonly session: Session;
-
-  constructor(session: Session, init: Pick<Subscription, "id" | "destination" | "ackMode" | "prefetch" | "queue" | "ownsQueue">, version: StompVersion) {
-    this.session = session;
-    this.id = init.id;
-    this.destination = init.destination;
-    this.ackMode = init.ackMode;
-    this.prefetch = init.prefetch;
-    this.queue = init.queue;
-    this.ownsQueue = init.ownsQueue;
-    this.line = `subscription:${version === "1.0" ? this.id : escapeHeader(this.id, version)}\n`;
-  }
-
-  canTake(): boolean {
-    return !this.closed && this.session.writable && (this.ackMode === "auto" || this.prefetch === 0 || this.unacked.size < this.prefetch);
-  }
-
-  take(entry: QueuedMessage, queue: MessageQueue): void {
-    this.session.deliver(this, entry, queue);
-  }
-}
-
 type State = "connecting" | "authenticating" | "connected" | "closed";
 
 /** One client connection: its frames, subscriptions, unacknowledged deliveries and transactions. */
-export class Session {
+export class Session implements SubscriptionOwner {
   readonly id: string;
   writable = true;
   private state: State = "connecting";
@@ -166,25 +125,13 @@ export class Session {
   }
 
   private connect(frame: Frame): void {
-    const accepted = (frame.headers["accept-version"] ?? "1.0").split(",").map((v) => v.trim());
-    const version = [...supportedVersions].reverse().find((v) => accepted.includes(v));
-    if (!version) {
-      this.fail("unsupported STOMP version", `the client accepts ${accepted.join(",")}; this broker speaks ${supportedVersions.join(",")}`, undefined, {
-        version: supportedVersions.join(","),
-      });
+    const agreed = negotiate(frame.headers, this.context.heartbeatMs);
+    if ("refusal" in agreed) {
+      this.fail(agreed.refusal.message, agreed.refusal.detail, undefined, agreed.refusal.headers);
       return;
     }
-    this.version = version;
-    this.parser.version = version;
-    let clientBeat = [0, 0];
-    const offered = frame.headers["heart-beat"];
-    if (offered !== undefined && version !== "1.0") {
-      if (!/^\d{1,9},\d{1,9}$/.test(offered.trim())) {
-        this.fail("malformed heart-beat header", `expected "cx,cy" in milliseconds, got "${offered.slice(0, 40)}"`);
-        return;
-      }
-      clientBeat = offered.trim().split(",").map(Number);
-    }
+    this.version = agreed.version;
+    this.parser.version = agreed.version;
     this.state = "authenticating";
     // Reading on while the login is checked (scrypt is slow on purpose) would let a client pile up frames here.
     this.socket.pause();
@@ -198,16 +145,14 @@ export class Session {
           return;
         }
         this.user = result.user;
-        this.connected(clientBeat as [number, number]);
+        this.connected(agreed);
       },
       (err: unknown) => this.internalError(err),
     );
   }
 
-  private connected([clientSends, clientWants]: [number, number]): void {
+  private connected({ sendEvery, expectEvery }: Agreement): void {
     const mine = this.context.heartbeatMs;
-    const sendEvery = mine > 0 && clientWants > 0 ? Math.max(mine, clientWants) : 0;
-    const expectEvery = mine > 0 && clientSends > 0 ? Math.max(mine, clientSends) : 0;
     this.state = "connected";
     for (const timer of this.timers) clearTimeout(timer);
     this.timers = [];
@@ -329,7 +274,7 @@ export class Session {
       if (router.publishTopic(name, message) === 0) metrics.unroutable++;
       return;
     }
-    this.namedQueue(name, {}).enqueue(message);
+    declareQueue(this.context, name, {}).enqueue(message);
   }
 
   private subscribe(h: Record<string, string>): void {
@@ -345,14 +290,14 @@ export class Session {
     if (!ackModes.includes(ackMode)) throw new FrameError(`ack mode "${ackMode}" is not auto, client or client-individual`);
     const { router, limits } = this.context;
     // Without a prefetch, a client that reads but never acknowledges would have the broker keep every message it was sent.
-    const prefetch = optionalCount(h["prefetch-count"] ?? h["activemq.prefetchSize"], "prefetch-count") || limits.slowConsumerMessages;
+    const prefetch = numericHeader(h["prefetch-count"] ?? h["activemq.prefetchSize"], "prefetch-count") || limits.slowConsumerMessages;
     const { kind, name } = parseDestination(destination);
     let queue: MessageQueue;
     let ownsQueue = false;
     if (kind === "queue") {
-      queue = this.namedQueue(name, h);
+      queue = declareQueue(this.context, name, h);
     } else if (h["x-queue-name"]) {
-      queue = this.namedQueue(h["x-queue-name"], h);
+      queue = declareQueue(this.context, h["x-queue-name"], h);
       router.bind(name, queue);
     } else {
       ownsQueue = true;
@@ -375,35 +320,6 @@ export class Session {
     const subscription = new Subscription(this, { id, destination, ackMode: ackMode as AckMode, prefetch, queue, ownsQueue }, this.version);
     this.subscriptions.set(id, subscription);
     queue.addConsumer(subscription);
-  }
-
-  /** A named queue, created on first use with the arguments of that first declaration (RabbitMQ's rule). */
-  private namedQueue(name: string, h: Record<string, string>): MessageQueue {
-    const { router, limits } = this.context;
-    const requested = optionalCount(h["x-max-length"], "x-max-length");
-    const args: QueueArgs = {
-      maxLength: Math.min(requested ?? limits.maxQueueLength, limits.maxQueueLength),
-      overflow: "drop-head",
-      expiresMs: optionalCount(h["x-expires"], "x-expires") ?? 0,
-      autoDelete: h["auto-delete"] === "true",
-    };
-    const existing = router.queues.get(name);
-    if (existing) {
-      if (h["x-max-length"] !== undefined && existing.args.maxLength !== args.maxLength) {
-        throw new FrameError(`queue "${name}" exists with x-max-length ${existing.args.maxLength}, not ${args.maxLength}`);
-      }
-      if (h["x-expires"] !== undefined && existing.args.expiresMs !== args.expiresMs) {
-        throw new FrameError(`queue "${name}" exists with x-expires ${existing.args.expiresMs}, not ${args.expiresMs}`);
-      }
-      return existing;
-    }
-    // Each queue may hold maxQueueLength messages, so their number is what bounds the broker's memory.
-    if (router.queues.size >= limits.maxQueues) {
-      throw new FrameError(`the broker holds ${router.queues.size} queues, its limit (broker.maxQueues); queue "${name}" was not created`);
-    }
-    const queue = new MessageQueue(name, args, this.context.queueHooks);
-    router.queues.set(name, queue);
-    return queue;
   }
 
   private unsubscribe(subscription: Subscription): void {
@@ -541,21 +457,3 @@ export class Session {
 
 const frameErrorHint =
   "the broker closes the connection after a frame it cannot read; see the STOMP 1.2 frame grammar, and broker.maxFrameSize, broker.maxHeaders and broker.maxHeaderLength for the limits";
-
-function destinationOf(frame: Frame): { destination: string; kind: "topic" | "queue"; name: string } {
-  const destination = frame.headers.destination;
-  if (!destination) throw new FrameError(`${frame.command} needs a destination header`);
-  return { destination, ...parseDestination(destination) };
-}
-
-function parseDestination(destination: string): { kind: "topic" | "queue"; name: string } {
-  const match = /^\/(topic|queue)\/(.+)$/.exec(destination);
-  if (!match) throw new FrameError(`destination "${destination.slice(0, 100)}" is not /topic/NAME or /queue/NAME`);
-  return { kind: match[1] as "topic" | "queue", name: match[2] as string };
-}
-
-function optionalCount(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d{1,15}$/.test(value.trim())) throw new FrameError(`${name} "${value.slice(0, 20)}" is not a whole number`);
-  return Number(value.trim());
-}

@@ -88,3 +88,10 @@ export function encodeFrame(command: string, headers: Record<string, string>, bo
 }
 
 export const heartbeatFrame = Buffer.from([LF]);
+
+/** A header that must be a whole number, when present. */
+export function numericHeader(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(value.trim())) throw new FrameError(`${name} "${value.slice(0, 20)}" is not a whole number`);
+  return Number(value.trim());
+}
