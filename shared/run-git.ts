@@ -1,0 +1,51 @@
+import { execa } from "execa";
+
+export class GitError extends Error {
+  readonly exitCode?: number;
+  readonly stderr: string;
+  constructor(message: string, stderr: string, exitCode?: number) {
+    super(message);
+    this.name = "GitError";
+    this.stderr = stderr;
+    this.exitCode = exitCode;
+  }
+}
+
+export interface GitOptions {
+  cwd?: string;
+  /** Kill git after this long (default 5 minutes). */
+  timeoutMs?: number;
+  /** Extra environment on top of a minimal one. */
+  env?: Record<string, string>;
+  input?: string;
+}
+
+/**
+ * Runs git with an argv array, never a shell. Callers put outside values
+ * (refs, URLs, paths) after `--end-of-options` or `--`, so none can be read as
+ * an option. git never prompts (a fetch that needs credentials fails instead
+ * of hanging a daemon), and its messages are in English for the logs.
+ */
+export async function runGit(args: readonly string[], options: GitOptions = {}): Promise<string> {
+  const result = await execa("git", args, {
+    cwd: options.cwd,
+    timeout: options.timeoutMs ?? 300_000,
+    reject: false,
+    input: options.input,
+    stripFinalNewline: true,
+    env: {
+      GIT_TERMINAL_PROMPT: "0",
+      GIT_ASKPASS: "true",
+      SSH_ASKPASS: "true",
+      LC_ALL: "C",
+      GIT_CONFIG_NOSYSTEM: "1",
+      ...options.env,
+    },
+  });
+  if (result.timedOut) throw new GitError(`git ${args[0]} timed out after ${options.timeoutMs ?? 300_000} ms`, String(result.stderr));
+  if (result.exitCode !== 0) {
+    const stderr = String(result.stderr).trim();
+    throw new GitError(`git ${args[0]} failed (exit ${result.exitCode}): ${stderr.split("\n").slice(-3).join(" / ") || "no message"}`, stderr, result.exitCode);
+  }
+  return String(result.stdout);
+}
