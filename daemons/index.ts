@@ -1,9 +1,11 @@
 import type { AnyDaemon } from "../shared/daemon.ts";
 import { broker } from "./broker/index.ts";
+import { githubToBus } from "./github-to-bus/index.ts";
 import { keepalive } from "./keepalive/index.ts";
+import { repoFetcher } from "./repo-fetcher/index.ts";
 
 /** Every daemon deploykit ships, in one explicit list; `deploykit up` starts them in this order (the broker first). */
-export const daemons: readonly AnyDaemon[] = [broker, keepalive];
+export const daemons: readonly AnyDaemon[] = [broker, keepalive, githubToBus, repoFetcher];
 
 export function findDaemon(name: string): AnyDaemon | undefined {
   return daemons.find((daemon) => daemon.name === name);

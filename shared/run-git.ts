@@ -18,6 +18,11 @@ export interface GitOptions {
   /** Extra environment on top of a minimal one. */
   env?: Record<string, string>;
   input?: string;
+  /** Kills git when aborted (a daemon stopping); the call then fails with a GitError. */
+  signal?: AbortSignal;
+  /** Run git as this user and group (the caller must be root to switch). */
+  uid?: number;
+  gid?: number;
 }
 
 /**
@@ -32,6 +37,9 @@ export async function runGit(args: readonly string[], options: GitOptions = {}):
     timeout: options.timeoutMs ?? 300_000,
     reject: false,
     input: options.input,
+    cancelSignal: options.signal,
+    uid: options.uid,
+    gid: options.gid,
     stripFinalNewline: true,
     env: {
       GIT_TERMINAL_PROMPT: "0",
@@ -42,6 +50,7 @@ export async function runGit(args: readonly string[], options: GitOptions = {}):
       ...options.env,
     },
   });
+  if (result.isCanceled) throw new GitError(`git ${args[0]} was cancelled`, String(result.stderr));
   if (result.timedOut) throw new GitError(`git ${args[0]} timed out after ${options.timeoutMs ?? 300_000} ms`, String(result.stderr));
   if (result.exitCode !== 0) {
     const stderr = String(result.stderr).trim();

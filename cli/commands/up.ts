@@ -47,6 +47,9 @@ export const upCommand: CommandModule<{ config?: string; bus?: string }, UpArgs>
     if (args.bus) env.DEPLOYKIT_BUS_URL = args.bus;
     const loaded = readConfig(configSections(daemons), { file: args.config, env });
     let values = loaded.values as AllConfig;
+    // State that packaged daemons keep under /var/lib/deploykit goes under the data directory, unless configured.
+    const fetcher = values["repo-fetcher"] as { mirrorDir: string } | undefined;
+    if (fetcher && fetcher.mirrorDir === "") fetcher.mirrorDir = path.join(dataDir, "mirrors");
     const log = createLogger({ name: "deploykit", level: values.log.level, format: values.log.format });
     const started: RunningDaemon[] = [];
     // Last started, first stopped: the broker goes after everyone who talks through it.

@@ -29,9 +29,19 @@ export interface HttpServer {
  */
 export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
   const registry = options.registry ?? new Registry();
-  collectDefaultMetrics({ register: registry });
+  // A registry that served before (a daemon restarted in the same process) has them already, and registering twice throws.
+  if (registry.getSingleMetric("process_cpu_user_seconds_total") === undefined) collectDefaultMetrics({ register: registry });
   const app = express();
   app.disable("x-powered-by");
+  // Responses not yet sent when close() is called, so they can tell keep-alive clients to go.
+  let closing = false;
+  const unsent = new Set<Response>();
+  app.use((_req, res, next) => {
+    if (closing) res.setHeader("Connection", "close");
+    unsent.add(res);
+    res.once("close", () => unsent.delete(res));
+    next();
+  });
   app.get("/healthz", (_req, res) => {
     res.type("text/plain").send("ok\n");
   });
@@ -45,9 +55,14 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
   app.use((err: Error & { status?: number; type?: string }, req: Request, res: Response, _next: NextFunction) => {
     const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
     if (status === 500) options.log.error({ err, path: req.path }, "request failed");
+    // Too late for a JSON error: cut the connection (as express's own handler would, minus its console output) so the client is not left waiting.
+    if (res.headersSent) {
+      req.socket.destroy();
+      return;
+    }
     const message =
       err.type === "entity.too.large" ? "request body too large" : err.type === "entity.parse.failed" ? `body is not valid JSON: ${err.message}` : status === 500 ? "internal error (see the daemon's log)" : err.message;
-    if (!res.headersSent) res.status(status).json({ error: message });
+    res.status(status).json({ error: message });
   });
   const server = app.listen(options.port, options.host);
   await new Promise<void>((resolve, reject) => {
@@ -63,6 +78,9 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
     port,
     registry,
     close: async (graceMs = 5_000) => {
+      // Without this a keep-alive connection whose request finishes during the grace period is held until it ends.
+      closing = true;
+      for (const res of unsent) if (!res.headersSent) res.setHeader("Connection", "close");
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);

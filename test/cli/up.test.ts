@@ -20,6 +20,8 @@ function baseEnv(home: string): Record<string, string> {
     DEPLOYKIT_LOG_FORMAT: "json",
     DEPLOYKIT_BROKER_METRICS_PORT: "0",
     DEPLOYKIT_KEEPALIVE_INTERVAL: "300ms",
+    DEPLOYKIT_GITHUB_TO_BUS_PORT: "0",
+    DEPLOYKIT_REPO_FETCHER_REPOS_FILE: join(home, "repos.d"),
   };
 }
 
@@ -48,10 +50,12 @@ test("up starts the broker and every daemon on a data directory; a daemon's mess
     for (const process of [child, ...others]) process.kill("SIGKILL");
   });
   const summary = output();
-  t.regex(summary, /deploykit \S+ is up: broker, keepalive/);
+  t.regex(summary, /deploykit \S+ is up: broker, keepalive, github-to-bus, repo-fetcher\n/);
   const stomp = /broker stomp\s+(stomp:\/\/127\.0\.0\.1:\d+)/.exec(summary)?.[1];
   const metrics = /broker metrics\s+(http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(summary)?.[1];
   t.truthy(stomp, summary);
+  const webhooks = /github-to-bus http\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(summary)?.[1];
+  t.is((await fetch(`${webhooks}/healthz`)).status, 200, "github-to-bus serves inside up");
   t.truthy(metrics, summary);
   t.regex(summary, new RegExp(`signing key\\s+${join(dataDir, "keys", "deploy-signing.pub")} \\(new pair\\)`));
   t.is(statSync(join(dataDir, "keys", "deploy-signing.key")).mode & 0o777, 0o600);
@@ -88,7 +92,7 @@ test("up --bus runs every daemon on an external broker and starts no broker of i
   const home = mkdtempSync(join(tmpdir(), "dk-up-"));
   const { child, output } = await up(["--bus", rabbit, "--data-dir", join(home, "data")], baseEnv(home));
   t.teardown(() => child.kill("SIGKILL"));
-  t.regex(output(), /is up: keepalive\n/);
+  t.regex(output(), /is up: keepalive, github-to-bus, repo-fetcher\n/);
   t.false(output().includes("broker stomp"));
   t.regex(output(), /bus\s+stomp:\/\/guest:\*\*\*@127\.0\.0\.1:61613/);
   child.kill("SIGINT");
