@@ -2,7 +2,7 @@ import type { Bus } from "../shared/bus/bus.ts";
 import { busFromConfig } from "../shared/bus/bus-from-config.ts";
 import { readConfig } from "../shared/config/read-config.ts";
 import { createLogger } from "../shared/create-logger.ts";
-import { configSections } from "../shared/run-daemon.ts";
+import { type AllConfig, configSections } from "../shared/run-daemon.ts";
 import { daemons } from "../daemons/index.ts";
 
 export interface BusArgs {
@@ -10,14 +10,30 @@ export interface BusArgs {
   bus?: string;
 }
 
+/** The whole configuration (file and environment) as a short-lived command sees it. */
+export function cliConfig(args: BusArgs): AllConfig {
+  return readConfig(configSections(daemons), { file: args.config }).values as AllConfig;
+}
+
+export interface CliBusOptions {
+  /** Already read with cliConfig, so it is not read twice. */
+  values?: AllConfig;
+  /**
+   * Log nothing below error level unless asked for debug or trace: a hook's
+   * stderr goes to the person pushing, who gets one warning line at most.
+   */
+  quiet?: boolean;
+}
+
 /** A bus for a short-lived command: config file and environment, `--bus` on top; logs go to stderr so stdout stays data. */
-export function cliBus(args: BusArgs, component = "cli"): Bus {
-  const { values } = readConfig(configSections(daemons), { file: args.config });
-  const bus = { ...(values.bus as Parameters<typeof busFromConfig>[0]) };
+export function cliBus(args: BusArgs, component = "cli", options: CliBusOptions = {}): Bus {
+  const values = options.values ?? cliConfig(args);
+  const bus = { ...values.bus };
   if (args.bus) bus.url = args.bus;
-  const logValues = values.log as { level: string; format: string };
+  const logValues = values.log;
   // A one-shot command has no use for the daemons' info lines (connected, started); they would bury its output.
-  const level = logValues.level === "info" ? "warn" : logValues.level;
+  let level = logValues.level === "info" ? "warn" : logValues.level;
+  if (options.quiet && !["debug", "trace"].includes(level)) level = "silent";
   const log = createLogger({ name: "deploykit", level, format: logValues.format, stream: process.stderr });
   return busFromConfig(bus, component, log);
 }

@@ -6,7 +6,11 @@ import { CliError } from "./cli-error.ts";
 import { brokerCommand } from "./commands/broker.ts";
 import { configCommand } from "./commands/config-check.ts";
 import { daemonCommand } from "./commands/daemon.ts";
+import { jenkinsNotifyCommand } from "./commands/jenkins-notify.ts";
+import { hookCommand } from "./commands/hook.ts";
+import { packagesCommand } from "./commands/packages.ts";
 import { publishCommand } from "./commands/publish.ts";
+import { spoolCommand } from "./commands/spool.ts";
 import { tailCommand } from "./commands/tail.ts";
 import { upCommand } from "./commands/up.ts";
 
@@ -27,6 +31,10 @@ async function main(argv: string[]): Promise<void> {
     .command(daemonCommand)
     .command(brokerCommand)
     .command(publishCommand)
+    .command(jenkinsNotifyCommand)
+    .command(spoolCommand)
+    .command(hookCommand)
+    .command(packagesCommand)
     .command(tailCommand)
     .command(configCommand)
     .demandCommand(1, "say what to do: deploykit --help lists the commands")

@@ -2,19 +2,25 @@ import type { Logger } from "pino";
 import { busFromConfig, hostName } from "./bus/bus-from-config.ts";
 import type { Bus } from "./bus/bus.ts";
 import { noBus } from "./bus/no-bus.ts";
-import { busConfig, dataConfig, logConfig } from "./config/common-config.ts";
+import { busConfig, dataConfig, hooksConfig, logConfig, spoolConfig } from "./config/common-config.ts";
 import { ConfigError, type ConfigOf, readConfig, type Sections } from "./config/read-config.ts";
 import { createLogger } from "./create-logger.ts";
 import type { AnyDaemon, Stop } from "./daemon.ts";
 
 /** The whole configuration file: shared sections plus one per daemon. */
 export function configSections(daemons: readonly AnyDaemon[]): Sections {
-  const sections: Sections = { bus: busConfig, log: logConfig, data: dataConfig };
+  const sections: Sections = { bus: busConfig, log: logConfig, data: dataConfig, spool: spoolConfig, hooks: hooksConfig };
   for (const daemon of daemons) sections[daemon.name] = daemon.config;
   return sections;
 }
 
-export type SharedConfig = ConfigOf<{ bus: typeof busConfig; log: typeof logConfig; data: typeof dataConfig }>;
+export type SharedConfig = ConfigOf<{
+  bus: typeof busConfig;
+  log: typeof logConfig;
+  data: typeof dataConfig;
+  spool: typeof spoolConfig;
+  hooks: typeof hooksConfig;
+}>;
 export type AllConfig = SharedConfig & Record<string, unknown>;
 
 export interface RunningDaemon {

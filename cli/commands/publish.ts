@@ -1,16 +1,24 @@
 import { readFileSync } from "node:fs";
 import type { CommandModule } from "yargs";
 import { InvalidMessageError } from "../../shared/bus/bus.ts";
+import { hostName } from "../../shared/bus/bus-from-config.ts";
+import { makeEnvelope } from "../../shared/bus/envelope-codec.ts";
 import { topicDef, topicNames, type TopicName } from "../../shared/messages/index.ts";
-import { type BusArgs, cliBus } from "../cli-bus.ts";
+import { publishOrSpool } from "../../shared/spool/publish-or-spool.ts";
+import { type BusArgs, cliBus, cliConfig } from "../cli-bus.ts";
 import { CliError } from "../cli-error.ts";
+import { cliSpool, oneLine, spoolOption, spoolReport } from "../cli-spool.ts";
 
 interface PublishArgs extends BusArgs {
   topic: string;
   body: string;
   correlationId?: string;
   timeout: number;
+  spool?: string | boolean;
 }
+
+/** sysexits.h EX_TEMPFAIL: the message is safe in the spool and will be delivered later. */
+export const spooledExitCode = 75;
 
 export const publishCommand: CommandModule<BusArgs, PublishArgs> = {
   command: "publish <topic> <body>",
@@ -21,7 +29,13 @@ export const publishCommand: CommandModule<BusArgs, PublishArgs> = {
       .positional("body", { type: "string", demandOption: true, describe: "the message body as JSON, or - to read it from stdin" })
       .option("correlation-id", { type: "string", describe: "continue an existing chain (a uuid)" })
       .option("timeout", { type: "number", default: 10_000, describe: "milliseconds to wait for the broker" })
-      .example("$0 publish events '{\"text\":\"hello\"}'", "say hello to everyone tailing the bus"),
+      .option("spool", spoolOption)
+      .example("$0 publish events '{\"text\":\"hello\"}'", "say hello to everyone tailing the bus")
+      .epilogue(
+        "Before publishing, messages spooled earlier are delivered (oldest first). When the bus cannot be reached, " +
+          `the message is spooled, its id printed all the same, and the exit status is ${spooledExitCode}; ` +
+          "69 means it was neither published nor spooled.",
+      ),
   handler: async (args) => {
     if (!topicDef(args.topic)) throw new CliError(`unknown topic "${args.topic}": use one of ${topicNames().join(", ")}`, 64);
     const text = args.body === "-" ? readFileSync(0, "utf8") : args.body;
@@ -31,17 +45,27 @@ export const publishCommand: CommandModule<BusArgs, PublishArgs> = {
     } catch (err) {
       throw new CliError(`the body is not JSON: ${(err as Error).message}`, 65);
     }
-    const bus = cliBus(args);
+    const values = cliConfig(args);
+    const spool = cliSpool(args.spool, values);
+    let envelope: ReturnType<typeof makeEnvelope>;
     try {
-      const envelope = await bus.publish(args.topic as TopicName, body as never, {
-        correlationId: args.correlationId,
-        confirm: true,
-        timeoutMs: args.timeout,
-      });
-      process.stdout.write(`${envelope.id}\n`);
+      envelope = makeEnvelope(args.topic, body, { component: "cli", host: hostName(values.bus) }, args.correlationId);
     } catch (err) {
       if (err instanceof InvalidMessageError) throw new CliError(err.message, 65);
-      throw new CliError(`could not publish: ${(err as Error).message}`, 69);
+      throw err;
+    }
+    const bus = cliBus(args, "cli", { values });
+    try {
+      const result = await publishOrSpool(bus, [{ topic: args.topic as TopicName, envelope }], { timeoutMs: args.timeout, spool });
+      const failed = result.failed[0];
+      if (failed) {
+        const why = result.busError && result.busError !== failed.error ? `${result.busError.message}; could not spool: ` : "";
+        throw new CliError(`could not publish: ${why}${failed.error.message}`, 69);
+      }
+      process.stdout.write(`${envelope.id}\n`);
+      const report = spoolReport(result, spool);
+      if (report.length > 0) process.stderr.write(`deploykit: warning: ${oneLine(report)}\n`);
+      if (result.spooled.length > 0) process.exitCode = spooledExitCode;
     } finally {
       await bus.close({ graceMs: 0 });
     }

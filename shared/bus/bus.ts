@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { BodyInputOfName, BodyOfName, Envelope, Source, TopicName } from "../messages/index.ts";
+import type { KeptFields } from "./envelope-codec.ts";
 import type { BusState, StateChange } from "./transport.ts";
 
 export type { BusState, StateChange } from "./transport.ts";
@@ -11,6 +12,13 @@ export interface PublishOptions {
   confirm?: boolean;
   /** How long to wait for a connection before rejecting (default from bus options). */
   timeoutMs?: number;
+  /**
+   * Send a message built earlier under its original id, time and source
+   * instead of new ones: what `deploykit spool flush` does with a spooled
+   * envelope, so the message that finally arrives is the one that was printed
+   * and logged when it was spooled. The body is validated as usual.
+   */
+  envelope?: KeptFields;
 }
 
 export interface HandlerContext {

@@ -161,7 +161,7 @@ class MessageBus implements Bus {
   }
 
   async publish<T extends TopicName>(topic: T, body: BodyInputOfName<T>, options: PublishOptions = {}): Promise<Envelope<BodyOfName<T>>> {
-    const envelope = makeEnvelope(topic, body, this.source, options.correlationId);
+    const envelope = makeEnvelope(topic, body, this.source, options.correlationId, options.envelope);
     await this.send(topic, JSON.stringify(envelope), options);
     return envelope as Envelope<BodyOfName<T>>;
   }

@@ -10,14 +10,39 @@ export function describeIssues(error: z.ZodError): string {
     .join("; ");
 }
 
-/** Builds a valid envelope for `topic` or throws InvalidMessageError naming the bad fields. */
-export function makeEnvelope(topic: string, body: unknown, source: Source, correlationId?: string): Envelope {
+/** Envelope fields a re-sent message keeps from when it was first built (see PublishOptions.envelope). */
+const correlationIdSchema = envelopeSchema.shape.correlationId;
+
+export type KeptFields = Pick<Envelope, "id" | "time" | "source">;
+
+/**
+ * Builds a valid envelope for `topic` or throws InvalidMessageError naming the
+ * bad fields. `kept` re-creates an envelope built earlier (same id, time and
+ * source); those fields are checked like a received envelope's.
+ */
+export function makeEnvelope(topic: string, body: unknown, source: Source, correlationId?: string, kept?: KeptFields): Envelope {
   const def = topicDef(topic);
   if (!def) throw new InvalidMessageError(`unknown topic "${topic}"`);
   const parsed = def.body.safeParse(body);
   if (!parsed.success) throw new InvalidMessageError(`invalid ${def.type} body: ${describeIssues(parsed.error)}`);
-  const id = randomUUID();
-  return { type: def.type, id, time: new Date().toISOString(), source, correlationId: correlationId ?? id, body: parsed.data };
+  // Checked here, or every receiver would dead-letter the message for it.
+  if (correlationId !== undefined && !correlationIdSchema.safeParse(correlationId).success) {
+    throw new InvalidMessageError(`invalid correlationId "${correlationId.slice(0, 60)}": must be a UUID`);
+  }
+  const id = kept?.id ?? randomUUID();
+  const envelope = {
+    type: def.type,
+    id,
+    time: kept?.time ?? new Date().toISOString(),
+    source: kept?.source ?? source,
+    correlationId: correlationId ?? id,
+    body: parsed.data,
+  };
+  if (kept) {
+    const checked = envelopeSchema.safeParse(envelope);
+    if (!checked.success) throw new InvalidMessageError(`invalid envelope: ${describeIssues(checked.error)}`);
+  }
+  return envelope;
 }
 
 export type Decoded = { ok: true; envelope: Envelope } | { ok: false; reason: string };

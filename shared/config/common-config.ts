@@ -38,3 +38,30 @@ export const dataConfig = defineConfig({
     default: "/var/lib/deploykit",
   },
 });
+
+// Where `deploykit publish` and the hooks keep messages the bus could not take,
+// until a later publish or `deploykit spool flush` delivers them.
+export const spoolConfig = defineConfig({
+  dir: {
+    doc: "Directory for messages that could not be published (one JSON file each); empty: fail instead of spooling",
+    format: "string",
+    default: "/var/spool/deploykit",
+  },
+  maxFiles: { doc: "Refuse to spool beyond this many messages", format: "nat", default: 10_000 },
+  maxBytes: { doc: "Refuse to spool beyond this many bytes in the spool directory", format: "nat", default: 100 * 1024 * 1024 },
+});
+
+// The git and svn hooks (hooks/, `deploykit hook ...`).
+export const hooksConfig = defineConfig({
+  repoRoots: {
+    doc: "Repository roots: a hooked repository is named by its path below the first root that holds it, without .git (else by its directory name); `git config deploykit.repo` wins",
+    format: "string-list",
+    default: ["/srv/git", "/srv/svn"],
+  },
+  maxCommits: { doc: "Most commits listed in one git.commits message (the newest are kept)", format: "nat", default: 100 },
+  publishTimeout: {
+    doc: "How long a hook waits for the bus before it spools its messages; a push never waits much longer",
+    format: "duration",
+    default: 5_000,
+  },
+});

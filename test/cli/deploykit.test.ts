@@ -21,7 +21,7 @@ function deploykit(args: string[], env: Record<string, string> = {}) {
 test("--help lists the commands and --version prints the package version", async (t) => {
   const help = await deploykit(["--help"]);
   t.is(help.exitCode, 0);
-  for (const command of ["up", "daemon <name>", "broker", "publish <topic> <body>", "tail <topics..>", "config <action>"]) t.true(help.stdout.includes(command), command);
+  for (const command of ["up", "daemon <name>", "broker", "publish <topic> <body>", "tail <topics..>", "config <action>", "spool <action>", "hook <kind>"]) t.true(help.stdout.includes(command), command);
   const version = await deploykit(["--version"]);
   t.is(version.stdout.trim(), pkg.version);
   const publishHelp = await deploykit(["publish", "--help"]);
@@ -77,8 +77,9 @@ test("publish refuses an unknown topic, bad JSON and an invalid body before touc
   t.regex(invalid.stderr, /invalid builds\.v1 body: phase/);
 });
 
-test("publish fails loudly when no broker answers", async (t) => {
-  const result = await deploykit(["publish", "events", '{"text":"x"}', "--bus", "stomp://127.0.0.1:1", "--timeout", "500"]);
+test("publish fails loudly when no broker answers and there is no spool", async (t) => {
+  // With a spool (the default, spool.dir) it would keep the message instead: test/cli/spool.test.ts.
+  const result = await deploykit(["publish", "events", '{"text":"x"}', "--bus", "stomp://127.0.0.1:1", "--timeout", "500", "--no-spool"]);
   t.is(result.exitCode, 69);
   t.regex(result.stderr, /could not publish/);
 });

@@ -21,6 +21,7 @@ function baseEnv(home: string): Record<string, string> {
     DEPLOYKIT_BROKER_METRICS_PORT: "0",
     DEPLOYKIT_KEEPALIVE_INTERVAL: "300ms",
     DEPLOYKIT_GITHUB_TO_BUS_PORT: "0",
+    DEPLOYKIT_JENKINS_STATUS_PORT: "0",
     DEPLOYKIT_REPO_FETCHER_REPOS_FILE: join(home, "repos.d"),
   };
 }
@@ -50,7 +51,7 @@ test("up starts the broker and every daemon on a data directory; a daemon's mess
     for (const process of [child, ...others]) process.kill("SIGKILL");
   });
   const summary = output();
-  t.regex(summary, /deploykit \S+ is up: broker, keepalive, github-to-bus, repo-fetcher\n/);
+  t.regex(summary, /deploykit \S+ is up: broker, keepalive, github-to-bus, bus-to-jenkins, jenkins-status, repo-fetcher, package-watcher\n/);
   const stomp = /broker stomp\s+(stomp:\/\/127\.0\.0\.1:\d+)/.exec(summary)?.[1];
   const metrics = /broker metrics\s+(http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(summary)?.[1];
   t.truthy(stomp, summary);
@@ -92,7 +93,7 @@ test("up --bus runs every daemon on an external broker and starts no broker of i
   const home = mkdtempSync(join(tmpdir(), "dk-up-"));
   const { child, output } = await up(["--bus", rabbit, "--data-dir", join(home, "data")], baseEnv(home));
   t.teardown(() => child.kill("SIGKILL"));
-  t.regex(output(), /is up: keepalive, github-to-bus, repo-fetcher\n/);
+  t.regex(output(), /is up: keepalive, github-to-bus, bus-to-jenkins, jenkins-status, repo-fetcher, package-watcher\n/);
   t.false(output().includes("broker stomp"));
   t.regex(output(), /bus\s+stomp:\/\/guest:\*\*\*@127\.0\.0\.1:61613/);
   child.kill("SIGINT");

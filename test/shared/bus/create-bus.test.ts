@@ -112,3 +112,24 @@ test("bus URLs: a failover set of one protocol, with clear errors otherwise", (t
   t.throws(() => parseBusUrls("not a url"), { message: /is not a URL/ });
   t.throws(() => parseBusUrls(" , "), { message: /empty/ });
 });
+
+test("publish with `envelope` re-sends a message built earlier under its id, time and source; they are checked", async (t) => {
+  const [publisher, subscriber] = memoryBuses(2);
+  const got: Envelope<{ text: string }>[] = [];
+  await subscriber?.subscribe("events", (m) => void got.push(m));
+  const kept = { id: "0e8a8b8e-4d0f-4b5e-9b8e-1c2d3e4f5a6b", time: "2024-05-01T12:00:00.000Z", source: { component: "git-hook", host: "git-1" } };
+  const sent = await publisher?.publish("events", { text: "spooled" }, { envelope: kept, correlationId: "7f1d2c3b-4a5e-4f60-8b7c-9d0e1f2a3b4c" });
+  await waitFor(() => got.length === 1, 2000, "the message");
+  t.deepEqual(got[0], { type: "events.v1", ...kept, correlationId: "7f1d2c3b-4a5e-4f60-8b7c-9d0e1f2a3b4c", body: { text: "spooled", level: "info" } });
+  t.deepEqual(sent, got[0]);
+  const plain = await publisher?.publish("events", { text: "fresh" });
+  t.not(plain?.id, kept.id, "without the option, a new id");
+  t.is(plain?.source.component, "test");
+  await t.throwsAsync(publisher?.publish("events", { text: "x" }, { envelope: { ...kept, id: "nope" } }) as Promise<unknown>, {
+    name: "InvalidMessageError",
+    message: /invalid envelope: id/,
+  });
+  await t.throwsAsync(publisher?.publish("events", { text: "x" }, { envelope: { ...kept, time: "yesterday" } }) as Promise<unknown>, {
+    name: "InvalidMessageError",
+  });
+});

@@ -25,6 +25,10 @@ test("makeEnvelope refuses an invalid body and names the field", (t) => {
   t.throws(() => makeEnvelope("git.commits", { ...gitPush(), ref: "--upload-pack=x" }, source), { message: /ref/ });
 });
 
+test("makeEnvelope refuses a correlation id that receivers would dead-letter", (t) => {
+  t.throws(() => makeEnvelope("events", { text: "hi" }, source, "bogus"), { instanceOf: InvalidMessageError, message: /invalid correlationId "bogus": must be a UUID/ });
+});
+
 test("decodeEnvelope round-trips what makeEnvelope made, for a keepalive sub-topic too", (t) => {
   const envelope = makeEnvelope("keepalive.dmz", { host: "h1", interval: 30000, seq: 1 }, source);
   const decoded = decodeEnvelope("keepalive.dmz", JSON.stringify(envelope));
