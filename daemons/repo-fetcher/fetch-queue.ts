@@ -119,9 +119,14 @@ export class FetchQueue {
         await mirror.create();
         const changes = diff(new Map(), await mirror.refs());
         this.log.info({ ms: Math.round(performance.now() - started), requests: batch.length, refs: changes.length }, "cloned a new mirror");
-        return await this.verify(batch, { fetched: true, cloned: true, changes });
+        return await this.verify(batch, { fetched: true, cloned: true, changes }, new Map());
       }
-      const state = await mirror.lookup(batch.flatMap(currentNames));
+      // Every git process counts when twenty servers share a machine: the refs
+      // answer the usual questions, and cat-file is asked only what they cannot.
+      const before = await mirror.refs();
+      const state = await mirror.lookup(batch.filter((t) => !answeredByRefs(t, before)).flatMap(currentNames));
+      for (const [ref, sha] of before) if (!state.has(ref)) state.set(ref, sha);
+      for (const t of batch) if (t.sha && answeredByRefs(t, before)) state.set(t.sha, t.sha);
       for (const trigger of batch) {
         if (isCurrent(trigger, state)) outcomes.push({ trigger, sha: trigger.sha, fetched: false, cloned: false, changes: [] });
         else stale.push(trigger);
@@ -130,12 +135,12 @@ export class FetchQueue {
         this.log.debug({ requests: batch.length }, "the mirror already has what was asked for: nothing fetched");
         return outcomes;
       }
-      const before = await mirror.refs();
       fetching = true;
       await mirror.fetch();
-      const changes = diff(before, await mirror.refs());
+      const after = await mirror.refs();
+      const changes = diff(before, after);
       this.log.info({ ms: Math.round(performance.now() - started), requests: batch.length, changes: changes.length }, "fetched");
-      return [...outcomes, ...(await this.verify(stale, { fetched: true, cloned: false, changes }))];
+      return [...outcomes, ...(await this.verify(stale, { fetched: true, cloned: false, changes }, after))];
     } catch (err) {
       const error = (err as Error).message;
       this.log.warn({ err, requests: batch.length }, "fetch failed");
@@ -148,10 +153,14 @@ export class FetchQueue {
   }
 
   /** After a fetch: each trigger's commit must now be in the mirror. */
-  private async verify(triggers: Trigger[], result: Omit<Outcome, "trigger">): Promise<Outcome[]> {
+  private async verify(triggers: Trigger[], result: Omit<Outcome, "trigger">, refs: Map<string, string>): Promise<Outcome[]> {
     const state = await this.mirror.lookup(
-      triggers.flatMap((t) => (t.kind === "deletion" || t.kind === "periodic" ? [] : t.sha ? [t.sha] : t.ref ? [`${t.ref}^{commit}`] : [])),
+      triggers
+        .filter((t) => !answeredByRefs(t, refs))
+        .flatMap((t) => (t.kind === "deletion" || t.kind === "periodic" ? [] : t.sha ? [t.sha] : t.ref ? [`${t.ref}^{commit}`] : [])),
     );
+    // A branch or tag that now names the commit answers without asking git.
+    for (const t of triggers) if (t.sha && answeredByRefs(t, refs)) state.set(t.sha, t.sha);
     return triggers.map((trigger) => {
       if (trigger.kind === "deletion" || trigger.kind === "periodic") return { ...result, trigger };
       if (trigger.sha) {
@@ -162,6 +171,28 @@ export class FetchQueue {
       const sha = state.get(`${trigger.ref}^{commit}`);
       return sha ? { ...result, trigger, sha } : { ...result, trigger, error: `${trigger.ref} is not on the git server` };
     });
+  }
+}
+
+/**
+ * Whether the mirror's branches and tags alone settle a trigger: its ref
+ * names exactly its commit (a branch, or a lightweight tag), or, for a
+ * deletion, the ref is there or not. Anything else (an annotated tag, a bare
+ * sha) needs cat-file.
+ */
+function answeredByRefs(trigger: Trigger, refs: Map<string, string>): boolean {
+  switch (trigger.kind) {
+    case "periodic":
+      return true;
+    case "deletion":
+      return trigger.ref !== undefined;
+    case "build":
+    case "commit":
+      return trigger.ref !== undefined && trigger.sha !== undefined && refs.get(trigger.ref) === trigger.sha;
+    default: {
+      const unreachable: never = trigger.kind;
+      return unreachable;
+    }
   }
 }
 
