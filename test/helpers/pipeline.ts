@@ -178,7 +178,6 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     throw err;
   }
 
-  let pushes = 0;
   return {
     dir,
     work,
@@ -187,7 +186,6 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     seen,
     watcher,
     push: async (message) => {
-      pushes++;
       writeFileSync(join(work, "CHANGES"), `${message}\n`, { flag: "a" });
       await runGit(["add", "CHANGES"], { cwd: work, env });
       await runGit(["commit", "-q", "-m", message], { cwd: work, env });
