@@ -9,6 +9,7 @@ import type { BodyOf, Envelope } from "../../../shared/messages/index.ts";
 import { captureLog } from "../../helpers/capture-log.ts";
 import { startFakeJenkins } from "../../helpers/fake-jenkins.ts";
 import { rawTransport, testBus, transportReady, uniquePrefix, waitFor } from "../../helpers/test-bus.ts";
+import { gitPushBody } from "../../helpers/git-push-body.ts";
 
 const sha = "9b2f4c0d6e8a1b3c5d7e9f0a2b4c6d8e0f1a3b5c";
 
@@ -48,19 +49,7 @@ test("broken messages and refs that look like options or shell commands never re
   };
   await busToJenkins.start({ config, bus, log: captureLog().log, host: "ci-1", signal: new AbortController().signal, announce: () => {} });
 
-  const body = (overrides: Record<string, unknown>) => ({
-    repo: { name: "acme/shop", urls: [] },
-    ref: "refs/heads/main",
-    before: "1".repeat(40),
-    after: sha,
-    created: false,
-    deleted: false,
-    forced: false,
-    commits: [],
-    pusher: { name: "mallory" },
-    provider: "generic",
-    ...overrides,
-  });
+  const body = (overrides: Record<string, unknown>) => gitPushBody({ after: sha, pusher: { name: "mallory" }, provider: "generic", ...overrides });
   const envelope = (payload: unknown) =>
     JSON.stringify({ type: "git.commits.v1", id: randomUUID(), time: new Date().toISOString(), source: { component: "evil", host: "h" }, correlationId: randomUUID(), body: payload });
   const bad = [

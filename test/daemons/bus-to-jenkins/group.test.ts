@@ -6,24 +6,14 @@ import { busToJenkins } from "../../../daemons/bus-to-jenkins/index.ts";
 import type { Commit } from "../../../daemons/bus-to-jenkins/jobs-file.ts";
 import type { BodyOf, Envelope } from "../../../shared/messages/index.ts";
 import { captureLog } from "../../helpers/capture-log.ts";
+import { gitPushBody } from "../../helpers/git-push-body.ts";
 import { startTestBroker } from "../../helpers/embedded-broker.ts";
 import { startFakeJenkins } from "../../helpers/fake-jenkins.ts";
 import { testBus, uniquePrefix, waitFor } from "../../helpers/test-bus.ts";
 
 function commit(n: number): Commit {
   const sha = n.toString(16).padStart(40, "0").replace(/^0/, "a");
-  return {
-    repo: { name: "acme/shop", urls: [] },
-    ref: "refs/heads/main",
-    before: "1".repeat(40),
-    after: sha,
-    created: false,
-    deleted: false,
-    forced: false,
-    commits: [],
-    pusher: { name: "alice" },
-    provider: "github",
-  };
+  return gitPushBody({ after: sha }) as Commit;
 }
 
 test("two instances on one broker share the group: each push triggers its build exactly once", async (t) => {

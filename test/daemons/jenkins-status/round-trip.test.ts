@@ -8,6 +8,7 @@ import type { BodyOf, Envelope } from "../../../shared/messages/index.ts";
 import { captureLog } from "../../helpers/capture-log.ts";
 import { startFakeJenkins } from "../../helpers/fake-jenkins.ts";
 import { testBus, uniquePrefix, waitFor } from "../../helpers/test-bus.ts";
+import { gitPushBody } from "../../helpers/git-push-body.ts";
 
 const sha = "9b2f4c0d6e8a1b3c5d7e9f0a2b4c6d8e0f1a3b5c";
 
@@ -41,18 +42,7 @@ test("a build bus-to-jenkins queued reports back through jenkins-status on the p
   const builds: Envelope<BodyOf<"builds">>[] = [];
   await client.subscribe("builds", (m) => void builds.push(m));
 
-  const pushed = await client.publish("git.commits", {
-    repo: { name: "acme/shop", urls: [] },
-    ref: "refs/heads/main",
-    before: "1".repeat(40),
-    after: sha,
-    created: false,
-    deleted: false,
-    forced: false,
-    commits: [],
-    pusher: { name: "alice" },
-    provider: "github",
-  });
+  const pushed = await client.publish("git.commits", gitPushBody({ after: sha }));
   const [trigger] = await jenkins.waitForTriggers(1);
   if (!trigger) return t.fail();
   const auth = { authorization: "Bearer t0ken" };
