@@ -73,15 +73,14 @@ export const upCommand: CommandModule<{ config?: string; bus?: string }, UpArgs>
       await stopAll();
       exitBecause(err, "deploykit up could not start");
     }
-    const lines = [
-      `deploykit ${version} is up: ${started.map((d) => d.name).join(", ")}`,
-      `  ${"data".padEnd(16)} ${dataDir}`,
-      `  ${"signing key".padEnd(16)} ${keys.publicKey}${keys.created ? " (new pair)" : ""}`,
-      `  ${"bus".padEnd(16)} ${started.find((d) => d.name !== "broker")?.bus.description ?? values.bus.url}`,
+    const rows: [string, string][] = [
+      ["data", dataDir],
+      ["signing key", `${keys.publicKey}${keys.created ? " (new pair)" : ""}`],
+      ["bus", started.find((d) => d.name !== "broker")?.bus.description ?? values.bus.url],
     ];
-    for (const running of started) {
-      for (const { what, url } of running.urls) lines.push(`  ${`${running.name} ${what}`.padEnd(16)} ${url}`);
-    }
+    for (const running of started) for (const { what, url } of running.urls) rows.push([`${running.name} ${what}`, url]);
+    const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+    const lines = [`deploykit ${version} is up: ${started.map((d) => d.name).join(", ")}`, ...rows.map(([label, value]) => `  ${label.padEnd(width)}${value}`)];
     lines.push("Stop with Ctrl-C.");
     process.stdout.write(`${lines.join("\n")}\n`);
     await stopOnSignals(log, stopAll);
