@@ -6,6 +6,7 @@ import { globPattern } from "../../../daemons/bus-to-jenkins/glob-pattern.ts";
 import { jobPath } from "../../../daemons/bus-to-jenkins/job-path.ts";
 import { type Commit, loadJobsFile } from "../../../daemons/bus-to-jenkins/jobs-file.ts";
 import { ConfigError } from "../../../shared/config/read-config.ts";
+import { gitPushBody } from "../../helpers/git-push-body.ts";
 
 const sha = "9b2f4c0d6e8a1b3c5d7e9f0a2b4c6d8e0f1a3b5c";
 const correlationId = "3f0e6c4e-9a51-4c1e-8a43-5b0f1e7d2c11";
@@ -17,19 +18,12 @@ function jobsFile(text: string): string {
 }
 
 function commit(overrides: Partial<Commit> = {}): Commit {
-  return {
+  return gitPushBody({
     repo: { name: "acme/shop", urls: ["https://github.com/acme/shop.git", "git@github.com:acme/shop.git"] },
-    ref: "refs/heads/main",
     before: "0".repeat(40),
     after: sha,
-    created: false,
-    deleted: false,
-    forced: false,
-    commits: [],
-    pusher: { name: "alice" },
-    provider: "github",
     ...overrides,
-  };
+  }) as Commit;
 }
 
 function load(text: string) {
