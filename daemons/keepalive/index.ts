@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { topicDef } from "../../shared/messages/index.ts";
 import type { Daemon } from "../../shared/daemon.ts";
@@ -26,9 +27,6 @@ export const keepalive: Daemon<KeepaliveConfig> = {
     const pending = new Map<string, { topic: string; sentAt: number }>();
     let seq = 0;
 
-    // A fast broker can deliver our own keepalive before its publish resolves
-    // with the id; such early arrivals wait here for their id to be known.
-    const early = new Map<string, number>();
     const roundTrip = (topic: string, sentAt: number, arrivedAt: number) => {
       const roundTripMs = Math.round(arrivedAt - sentAt);
       if (roundTripMs > config.slowRoundTrip) {
@@ -43,10 +41,7 @@ export const keepalive: Daemon<KeepaliveConfig> = {
         bus.subscribe(topic, (message) => {
           const arrivedAt = performance.now();
           const sent = pending.get(message.id);
-          if (!sent) {
-            if (message.source.host === bus.source.host && message.source.component === bus.source.component) early.set(message.id, arrivedAt);
-            return;
-          }
+          if (!sent) return;
           pending.delete(message.id);
           roundTrip(topic, sent.sentAt, arrivedAt);
         }),
@@ -60,20 +55,17 @@ export const keepalive: Daemon<KeepaliveConfig> = {
         pending.delete(id);
         log.warn({ topic: sent.topic, waitedMs: Math.round(now - sent.sentAt) }, "keepalive did not come back from the broker");
       }
-      for (const [id, arrivedAt] of early) if (now - arrivedAt > config.interval) early.delete(id);
       seq++;
       for (const topic of topics) {
-        const sentAt = performance.now();
+        // The id is chosen before publishing: a fast broker (the embedded one
+        // routes a SEND before it writes the RECEIPT) delivers our keepalive
+        // before publish() has resolved.
+        const id = randomUUID();
+        pending.set(id, { topic, sentAt: performance.now() });
         try {
-          const envelope = await bus.publish(topic, { host, interval: config.interval, seq }, { timeoutMs: config.interval });
-          const arrivedAt = early.get(envelope.id);
-          if (arrivedAt === undefined) {
-            pending.set(envelope.id, { topic, sentAt });
-          } else {
-            early.delete(envelope.id);
-            roundTrip(topic, sentAt, arrivedAt);
-          }
+          await bus.publish(topic, { host, interval: config.interval, seq }, { timeoutMs: config.interval, envelope: { id, time: new Date().toISOString(), source: bus.source } });
         } catch (err) {
+          pending.delete(id);
           log.warn({ err, topic }, "could not publish keepalive");
         }
       }
