@@ -7,6 +7,7 @@ import { brokerCommand } from "./commands/broker.ts";
 import { configCommand } from "./commands/config-check.ts";
 import { daemonCommand } from "./commands/daemon.ts";
 import { jenkinsNotifyCommand } from "./commands/jenkins-notify.ts";
+import { keygenCommand } from "./commands/keygen.ts";
 import { hookCommand } from "./commands/hook.ts";
 import { packagesCommand } from "./commands/packages.ts";
 import { publishCommand } from "./commands/publish.ts";
@@ -36,6 +37,7 @@ async function main(argv: string[]): Promise<void> {
     .command(hookCommand)
     .command(packagesCommand)
     .command(tailCommand)
+    .command(keygenCommand)
     .command(configCommand)
     .demandCommand(1, "say what to do: deploykit --help lists the commands")
     .strict()

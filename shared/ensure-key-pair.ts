@@ -1,6 +1,6 @@
-import { generateKeyPairSync } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import path from "node:path";
+import { writeKeyPair } from "./write-key-pair.ts";
 
 export interface KeyPairFiles {
   privateKey: string;
@@ -23,11 +23,6 @@ export function ensureKeyPair(dir: string): KeyPairFiles {
     if (!existsSync(publicKey)) throw new Error(`${privateKey} exists but ${publicKey} does not: restore it, or move both away to make a new pair`);
     return { privateKey, publicKey, created: false };
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const pair = generateKeyPairSync("ed25519");
-  // wx: never overwrite a key another process wrote meanwhile.
-  writeFileSync(privateKey, pair.privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600, flag: "wx" });
-  chmodSync(privateKey, 0o600);
-  writeFileSync(publicKey, pair.publicKey.export({ type: "spki", format: "pem" }), { mode: 0o644, flag: "wx" });
+  writeKeyPair(dir, "deploy-signing");
   return { privateKey, publicKey, created: true };
 }

@@ -50,11 +50,26 @@ export async function runGit(args: readonly string[], options: GitOptions = {}):
       ...options.env,
     },
   });
-  if (result.isCanceled) throw new GitError(`git ${args[0]} was cancelled`, String(result.stderr));
-  if (result.timedOut) throw new GitError(`git ${args[0]} timed out after ${options.timeoutMs ?? 300_000} ms`, String(result.stderr));
+  const command = subcommand(args);
+  if (result.isCanceled) throw new GitError(`git ${command} was cancelled`, String(result.stderr));
+  if (result.timedOut) throw new GitError(`git ${command} timed out after ${options.timeoutMs ?? 300_000} ms`, String(result.stderr));
   if (result.exitCode !== 0) {
     const stderr = String(result.stderr).trim();
-    throw new GitError(`git ${args[0]} failed (exit ${result.exitCode}): ${stderr.split("\n").slice(-3).join(" / ") || "no message"}`, stderr, result.exitCode);
+    const lines = stderr.split("\n");
+    // git's own verdict ("fatal: detected dubious ownership...") says what to fix; hints after it do not.
+    const verdict = lines.filter((line) => /^(fatal|error): /.test(line));
+    const shown = (verdict.length > 0 ? verdict : lines).slice(-3).join(" / ");
+    throw new GitError(`git ${command} failed (exit ${result.exitCode}): ${shown || "no message"}`, stderr, result.exitCode);
   }
   return String(result.stdout);
+}
+
+/** The git command run, for messages: the first argument that is neither an option nor an option's value (`-c k=v fetch` is "fetch"). */
+function subcommand(args: readonly string[]): string {
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index] as string;
+    if (arg === "-c" || arg === "-C") index++;
+    else if (!arg.startsWith("-")) return arg;
+  }
+  return args[0] ?? "";
 }

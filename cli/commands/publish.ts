@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
 import type { CommandModule } from "yargs";
+import { z } from "zod";
 import { InvalidMessageError } from "../../shared/bus/bus.ts";
 import { hostName } from "../../shared/bus/bus-from-config.ts";
-import { makeEnvelope } from "../../shared/bus/envelope-codec.ts";
+import { describeIssues, makeEnvelope } from "../../shared/bus/envelope-codec.ts";
+import { readSigningKey, signDeployRequest, type UnsignedDeployRequest } from "../../shared/deploy-signature.ts";
 import { topicDef, topicNames, type TopicName } from "../../shared/messages/index.ts";
 import { publishOrSpool } from "../../shared/spool/publish-or-spool.ts";
 import { type BusArgs, cliBus, cliConfig } from "../cli-bus.ts";
@@ -15,6 +17,7 @@ interface PublishArgs extends BusArgs {
   correlationId?: string;
   timeout: number;
   spool?: string | boolean;
+  signKey?: string;
 }
 
 /** sysexits.h EX_TEMPFAIL: the message is safe in the spool and will be delivered later. */
@@ -30,7 +33,15 @@ export const publishCommand: CommandModule<BusArgs, PublishArgs> = {
       .option("correlation-id", { type: "string", describe: "continue an existing chain (a uuid)" })
       .option("timeout", { type: "number", default: 10_000, describe: "milliseconds to wait for the broker" })
       .option("spool", spoolOption)
+      .option("sign-key", {
+        type: "string",
+        describe: "deploy.requests only: sign the body with this Ed25519 private key (fills issuedAt, nonce, keyId, signature)",
+      })
       .example("$0 publish events '{\"text\":\"hello\"}'", "say hello to everyone tailing the bus")
+      .example(
+        "$0 publish deploy.requests --sign-key conductor.key '{\"deployId\":\"d-1\",\"app\":\"shop\",\"environment\":\"production\",\"ref\":\"refs/tags/v1.2.0\",\"sha\":\"…\",\"target\":{\"identities\":[\"web-1\"]},\"ttl\":60}'",
+        "deploy a tag to one server by hand",
+      )
       .epilogue(
         "Before publishing, messages spooled earlier are delivered (oldest first). When the bus cannot be reached, " +
           `the message is spooled, its id printed all the same, and the exit status is ${spooledExitCode}; ` +
@@ -45,6 +56,7 @@ export const publishCommand: CommandModule<BusArgs, PublishArgs> = {
     } catch (err) {
       throw new CliError(`the body is not JSON: ${(err as Error).message}`, 65);
     }
+    if (args.signKey !== undefined) body = signedBody(args.topic, body, args.signKey);
     const values = cliConfig(args);
     const spool = cliSpool(args.spool, values);
     let envelope: ReturnType<typeof makeEnvelope>;
@@ -71,3 +83,19 @@ export const publishCommand: CommandModule<BusArgs, PublishArgs> = {
     }
   },
 };
+
+function signedBody(topic: string, body: unknown, keyFile: string): unknown {
+  if (topic !== "deploy.requests") throw new CliError("--sign-key signs deploy.requests only", 64);
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new CliError("the body must be a JSON object", 65);
+  let key: ReturnType<typeof readSigningKey>;
+  try {
+    key = readSigningKey(keyFile);
+  } catch (err) {
+    throw new CliError((err as Error).message, 66);
+  }
+  try {
+    return signDeployRequest(body as UnsignedDeployRequest, key);
+  } catch (err) {
+    throw new CliError(`the deploy request is not valid: ${err instanceof z.ZodError ? describeIssues(err) : (err as Error).message}`, 65);
+  }
+}

@@ -90,6 +90,7 @@ export const hostsAliveV1 = z.looseObject({
 });
 
 export const deploySteps = ["preflight", "pre-fetch", "fetch", "pre-link", "link", "restart", "post-deploy", "verify", "rollback"] as const;
+export type DeployStep = (typeof deploySteps)[number];
 
 export const targetFilter = z.looseObject({
   identities: z.array(host).optional(),
@@ -97,21 +98,39 @@ export const targetFilter = z.looseObject({
   classes: z.array(z.string()).optional(),
 });
 
-export const deployRequestsV1 = z.looseObject({
-  deployId: z.string().min(1).max(128),
-  app: name,
-  environment: name,
-  ref,
-  sha: sha.optional(),
-  artifact: z.looseObject({ url: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
-  target: targetFilter,
-  batch: z.number().int().nonnegative().optional(),
-  ttl: z.number().int().positive(),
-  issuedAt: isoTime,
-  nonce: z.string().min(16).max(128),
-  keyId: z.string().optional(),
-  signature: z.string().min(1),
-});
+export const deployActions = ["deploy", "rollback", "cancel"] as const;
+
+// The signature covers every field but `signature` itself (see shared/deploy-signature.ts).
+// `deploy` needs ref and sha or artifact; `rollback` switches to `release` (a release id) or the
+// previous release; `cancel` stops the running deploy with the same deployId.
+export const deployRequestsV1 = z
+  .looseObject({
+    deployId: z.string().min(1).max(128),
+    action: z.enum(deployActions).default("deploy"),
+    app: name,
+    environment: name,
+    ref: ref.optional(),
+    sha: sha.optional(),
+    artifact: z.looseObject({ url: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
+    release: z
+      .string()
+      .regex(/^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}(?:-[1-9][0-9]{0,5})?$/, "must be a release id (20261122T010203Z-0123456789ab)")
+      .optional(),
+    target: targetFilter,
+    batch: z.number().int().nonnegative().optional(),
+    ttl: z.number().int().positive(),
+    issuedAt: isoTime,
+    nonce: z.string().min(16).max(128),
+    actor: z.string().max(200).optional(),
+    keyId: z.string().optional(),
+    signature: z.string().min(1),
+  })
+  .superRefine((request, context) => {
+    if (request.action !== "deploy") return;
+    if (request.ref === undefined) context.addIssue({ code: "custom", path: ["ref"], message: "a deploy needs the ref it deploys" });
+    if (request.sha === undefined && request.artifact === undefined)
+      context.addIssue({ code: "custom", path: ["sha"], message: "a deploy carries the resolved commit sha, an artifact, or both" });
+  });
 
 export const deployProgressV1 = z.looseObject({
   deployId: z.string().min(1),
@@ -132,6 +151,15 @@ export const deployResultsV1 = z.looseObject({
   durationMs,
   failedStep: z.enum(deploySteps).optional(),
   reason: z.string().optional(),
+  // Added with the deploy agent (optional, so readers of the first shape are unaffected).
+  app: name.optional(),
+  environment: name.optional(),
+  action: z.enum(deployActions).optional(),
+  ref: z.string().optional(),
+  sha: z.string().optional(),
+  previousRelease: z.string().nullable().optional(),
+  /** The last lines of the failed step's output, oldest first. */
+  tail: z.array(z.string()).optional(),
 });
 
 export const deployEventsV1 = z.looseObject({
