@@ -1,6 +1,7 @@
 import type { AnyDaemon } from "../shared/daemon.ts";
 import { broker } from "./broker/index.ts";
 import { busToJenkins } from "./bus-to-jenkins/index.ts";
+import { deployAgent } from "./deploy-agent/index.ts";
 import { githubToBus } from "./github-to-bus/index.ts";
 import { jenkinsStatus } from "./jenkins-status/index.ts";
 import { keepalive } from "./keepalive/index.ts";
@@ -16,6 +17,7 @@ export const daemons: readonly AnyDaemon[] = [
   jenkinsStatus,
   repoFetcher,
   packageWatcher,
+  deployAgent,
 ];
 
 export function findDaemon(name: string): AnyDaemon | undefined {
