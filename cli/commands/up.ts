@@ -6,6 +6,7 @@ import { daemons } from "../../daemons/index.ts";
 import { readConfig } from "../../shared/config/read-config.ts";
 import { createLogger } from "../../shared/create-logger.ts";
 import { ensureKeyPair } from "../../shared/ensure-key-pair.ts";
+import { type DeployAgentConfig, deployAgentConfig } from "../../daemons/deploy-agent/config.ts";
 import { type AllConfig, type RunningDaemon, configSections, exitBecause, startDaemon, stopOnSignals } from "../../shared/run-daemon.ts";
 import { version } from "../../shared/version.ts";
 
@@ -50,6 +51,8 @@ export const upCommand: CommandModule<{ config?: string; bus?: string }, UpArgs>
     // State that packaged daemons keep under /var/lib/deploykit goes under the data directory, unless configured.
     const fetcher = values["repo-fetcher"] as { mirrorDir: string } | undefined;
     if (fetcher && fetcher.mirrorDir === "") fetcher.mirrorDir = path.join(dataDir, "mirrors");
+    const agent = values["deploy-agent"] as DeployAgentConfig | undefined;
+    if (agent) underDataDir(agent, dataDir);
     const log = createLogger({ name: "deploykit", level: values.log.level, format: values.log.format });
     const started: RunningDaemon[] = [];
     // Last started, first stopped: the broker goes after everyone who talks through it.
@@ -86,3 +89,18 @@ export const upCommand: CommandModule<{ config?: string; bus?: string }, UpArgs>
     await stopOnSignals(log, stopAll);
   },
 };
+
+/** The agent's packaged paths (/etc/deploykit, /var/lib/deploykit) move under the data directory, unless configured otherwise. */
+function underDataDir(agent: DeployAgentConfig, dataDir: string): void {
+  const defaults = deployAgentConfig;
+  const moved: Partial<Record<keyof DeployAgentConfig, string | string[]>> = {
+    appsDir: path.join(dataDir, "apps.d"),
+    stateDir: path.join(dataDir, "agent"),
+    mirrorDir: path.join(dataDir, "mirrors"),
+    factsFile: path.join(dataDir, "facts.yaml"),
+    trustedKeys: [path.join(dataDir, "keys", "deploy-signing.pub"), path.join(dataDir, "trusted-keys")],
+  };
+  for (const [key, value] of Object.entries(moved) as [keyof DeployAgentConfig, string | string[]][]) {
+    if (JSON.stringify(agent[key]) === JSON.stringify(defaults[key].default)) Object.assign(agent, { [key]: value });
+  }
+}

@@ -1,10 +1,11 @@
-import { mkdtempSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
 import { type ResultPromise, execa } from "execa";
 import { brokers } from "../helpers/brokers.ts";
 import { waitFor } from "../helpers/test-bus.ts";
+import { AppRepo, Conductor } from "../daemons/deploy-agent/agent-fixture.ts";
 
 // `deploykit up` as an operator runs it: the real bin/deploykit in a child
 // process, on a temporary data directory and free ports.
@@ -23,6 +24,9 @@ function baseEnv(home: string): Record<string, string> {
     DEPLOYKIT_GITHUB_TO_BUS_PORT: "0",
     DEPLOYKIT_JENKINS_STATUS_PORT: "0",
     DEPLOYKIT_REPO_FETCHER_REPOS_FILE: join(home, "repos.d"),
+    DEPLOYKIT_DEPLOY_AGENT_FACTER: "false",
+    DEPLOYKIT_DEPLOY_AGENT_IDENTITY: "up-host",
+    DEPLOYKIT_DEPLOY_AGENT_MIN_FREE_MEGABYTES: "1",
   };
 }
 
@@ -51,7 +55,7 @@ test("up starts the broker and every daemon on a data directory; a daemon's mess
     for (const process of [child, ...others]) process.kill("SIGKILL");
   });
   const summary = output();
-  t.regex(summary, /deploykit \S+ is up: broker, keepalive, github-to-bus, bus-to-jenkins, jenkins-status, repo-fetcher, package-watcher\n/);
+  t.regex(summary, /deploykit \S+ is up: broker, keepalive, github-to-bus, bus-to-jenkins, jenkins-status, repo-fetcher, package-watcher, deploy-agent\n/);
   const stomp = /broker stomp\s+(stomp:\/\/127\.0\.0\.1:\d+)/.exec(summary)?.[1];
   const metrics = /broker metrics\s+(http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(summary)?.[1];
   t.truthy(stomp, summary);
@@ -93,7 +97,7 @@ test("up --bus runs every daemon on an external broker and starts no broker of i
   const home = mkdtempSync(join(tmpdir(), "dk-up-"));
   const { child, output } = await up(["--bus", rabbit, "--data-dir", join(home, "data")], baseEnv(home));
   t.teardown(() => child.kill("SIGKILL"));
-  t.regex(output(), /is up: keepalive, github-to-bus, bus-to-jenkins, jenkins-status, repo-fetcher, package-watcher\n/);
+  t.regex(output(), /is up: keepalive, github-to-bus, bus-to-jenkins, jenkins-status, repo-fetcher, package-watcher, deploy-agent\n/);
   t.false(output().includes("broker stomp"));
   t.regex(output(), /bus\s+stomp:\/\/guest:\*\*\*@127\.0\.0\.1:61613/);
   child.kill("SIGINT");
@@ -106,4 +110,27 @@ test("up refuses a port that is taken, in one line", async (t) => {
   const result = await execa(bin, ["up", "--port", "61613", "--data-dir", join(home, "data")], { env: baseEnv(home), extendEnv: false, reject: false, timeout: 20_000 });
   t.is(result.exitCode, 1);
   t.regex(result.stderr, /deploykit up could not start: 127\.0\.0\.1:61613 is already in use: stop what listens there, or choose another port/);
+});
+
+test("the deploy agent inside up obeys a request signed with the data directory's key", async (t) => {
+  const home = mkdtempSync(join(tmpdir(), "dk-up-"));
+  t.teardown(() => rmSync(home, { recursive: true, force: true }));
+  chmodSync(home, 0o755);
+  const dataDir = join(home, "data");
+  const dirs = { mirrorDir: join(home, "mirrors"), root: join(home, "srv") };
+  const repo = await AppRepo.create(t, dirs.mirrorDir);
+  const sha = await repo.commit({ "index.html": "from up" }, "v1");
+  mkdirSync(join(dataDir, "apps.d"), { recursive: true });
+  writeFileSync(join(dataDir, "apps.d", "shop.yaml"), `mirror: ${repo.mirror}\nroot: ${dirs.root}\nuser: nobody\n`);
+  const { child, output } = await up(["--port", "0", "--data-dir", dataDir], baseEnv(home));
+  t.teardown(() => child.kill("SIGKILL"));
+  const stomp = /broker stomp\s+(stomp:\/\/127\.0\.0\.1:\d+)/.exec(output())?.[1] as string;
+  t.truthy(stomp, output());
+  const conductor = await Conductor.start(t, stomp, "deploykit", join(dataDir, "keys", "deploy-signing.key"));
+  const result = await conductor.result(await conductor.send({ app: "shop", ref: "refs/tags/v1", sha, target: { identities: ["up-host"] } }));
+  t.is(result.outcome, "succeeded", result.reason);
+  t.is(readFileSync(join(dirs.root, "shop", "current", "index.html"), "utf8"), "from up");
+  t.true(existsSync(join(dataDir, "agent", "nonces")), "the agent keeps its state under the data directory");
+  child.kill("SIGINT");
+  t.is((await child).exitCode, 0);
 });
