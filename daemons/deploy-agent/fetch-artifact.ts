@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from "node:crypto";
 import { lchown, open, readdir, rm, stat } from "node:fs/promises";
-import { join, win32 } from "node:path";
+import { join } from "node:path";
 import * as tar from "tar";
+import { ArchiveCheckError, checkArchiveEntries } from "./check-archive-entries.ts";
 
 export type ArtifactProblem = "download" | "too-large" | "checksum" | "unsafe-entry" | "format" | "cancelled" | "timeout";
 
@@ -37,9 +38,6 @@ export interface FetchArtifactOptions {
 
 const maxRedirects = 5;
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
-const fileTypes = new Set(["File", "OldFile", "ContiguousFile"]);
-const dirTypes = new Set(["Directory", "GNUDumpDir"]);
-const deviceTypes = new Set(["CharacterDevice", "BlockDevice", "FIFO"]);
 
 /**
  * Downloads a tar.gz release, checks its sha256, refuses the whole archive when
@@ -64,13 +62,14 @@ export async function fetchArtifact(options: FetchArtifactOptions): Promise<{ by
       throw new ArtifactError("checksum", `sha256 of ${label} is ${got.sha256}, expected ${options.sha256}: the artifact changed or the request names the wrong one`);
     }
     options.onLine?.(`downloaded ${got.bytes} bytes in ${Math.round(performance.now() - started)} ms, sha256 ok`);
-    const entries = await listArchive(archive, label);
-    checkEntries(entries, label);
+    const entries = await checkArchiveEntries(archive, label).catch((err: unknown) => {
+      throw err instanceof ArchiveCheckError ? new ArtifactError(err.problem, err.message, "cause" in err ? { cause: err.cause } : undefined) : err;
+    });
     if (options.signal?.aborted) throw new ArtifactError("cancelled", `deploying ${label} was cancelled before extracting`);
     extracting = true;
     await extract(archive, options, label);
-    options.onLine?.(`extracted ${entries.length} entries`);
-    return { bytes: got.bytes, entries: entries.length, durationMs: Math.round(performance.now() - started) };
+    options.onLine?.(`extracted ${entries} entries`);
+    return { bytes: got.bytes, entries, durationMs: Math.round(performance.now() - started) };
   } catch (err) {
     if (extracting) await emptyDir(options.dest);
     if (err instanceof ArtifactError) throw err;
@@ -211,124 +210,6 @@ async function request(source: Source, signal: AbortSignal, options: FetchArtifa
     authorization = split.authorization ?? (next.origin === url.origin ? authorization : undefined);
     url = split.url;
     options.onLine?.(`redirected to ${shown(url)}`);
-  }
-}
-
-interface Listed {
-  path: string;
-  type: string;
-  linkpath?: string;
-}
-
-async function listArchive(file: string, label: string): Promise<Listed[]> {
-  const handle = await open(file, "r");
-  const magic = Buffer.alloc(2);
-  try {
-    await handle.read(magic, 0, 2, 0);
-  } finally {
-    await handle.close();
-  }
-  if (magic[0] !== 0x1f || magic[1] !== 0x8b) throw new ArtifactError("format", `${label} is not a gzip file: artifacts must be .tar.gz`);
-  const entries: Listed[] = [];
-  try {
-    await tar.t({ file, strict: true, onReadEntry: (entry) => void entries.push({ path: entry.path, type: entry.type, linkpath: entry.linkpath }) });
-  } catch (err) {
-    throw new ArtifactError("format", `${label} is not a readable tar.gz archive (${describe(err)}): rebuild it with tar -czf`, { cause: err });
-  }
-  return entries;
-}
-
-// Absolute on either platform, or with a drive root node-tar would strip in silence.
-const isRooted = (p: string) => p.startsWith("/") || win32.isAbsolute(p) || win32.parse(p).root !== "";
-const segments = (p: string) => p.split("/").filter((s) => s !== "" && s !== ".");
-
-/** Whether `target`, walked from the directory `base` by names alone, ever climbs above the destination. */
-function climbsOut(base: string[], target: string[]): boolean {
-  let depth = base.length;
-  for (const seg of target) {
-    if (seg === "..") {
-      if (depth === 0) return true;
-      depth--;
-    } else if (seg !== "" && seg !== ".") depth++;
-  }
-  return false;
-}
-
-/** Resolves a path inside the archive as the kernel would, following the archive's own symlinks. */
-function follow(path: string[], symlinks: Map<string, string>): "inside" | "outside" | "loop" {
-  let hops = 0;
-  const walk = (base: string[], segs: string[]): string[] | "outside" | "loop" => {
-    let stack = [...base];
-    for (const seg of segs) {
-      if (seg === "" || seg === ".") continue;
-      if (seg === "..") {
-        if (stack.length === 0) return "outside";
-        stack.pop();
-        continue;
-      }
-      stack.push(seg);
-      const target = symlinks.get(stack.join("/"));
-      if (target === undefined) continue;
-      if (++hops > 40) return "loop";
-      if (isRooted(target)) return "outside";
-      const resolved = walk(stack.slice(0, -1), target.split("/"));
-      if (typeof resolved === "string") return resolved;
-      stack = resolved;
-    }
-    return stack;
-  };
-  const result = walk([], path);
-  return typeof result === "string" ? result : "inside";
-}
-
-function checkEntries(entries: Listed[], label: string): void {
-  const refuse = (entry: Listed, why: string) =>
-    new ArtifactError("unsafe-entry", `${label} refused, nothing was extracted: entry ${JSON.stringify(entry.path)} ${why}; rebuild the artifact without it`);
-  const symlinks = new Map<string, string>();
-  const links = new Set<string>();
-  const seen = new Map<string, string>();
-  for (const entry of entries) {
-    const { type } = entry;
-    if (deviceTypes.has(type)) throw refuse(entry, `is a ${type}, and devices and FIFOs are never extracted`);
-    if (!fileTypes.has(type) && !dirTypes.has(type) && type !== "SymbolicLink" && type !== "Link") {
-      throw new ArtifactError("format", `${label} has entry ${JSON.stringify(entry.path)} of type ${type}, which is not extracted: rebuild it with tar -czf`);
-    }
-    if (isRooted(entry.path)) throw refuse(entry, "has an absolute path");
-    // node-tar also splits on backslashes, so a '..' there counts too.
-    if (entry.path.split(/[\\/]/).includes("..")) throw refuse(entry, "has a '..' segment");
-    const key = segments(entry.path).join("/");
-    if (key.split("/").length > 1024) throw refuse(entry, "is nested deeper than 1024 directories");
-    if (key === "" && !dirTypes.has(type)) throw refuse(entry, "would replace the release directory itself");
-    const isLink = type === "SymbolicLink" || type === "Link";
-    if (seen.has(key) && (isLink || links.has(key))) throw refuse(entry, "appears more than once and one of them is a link");
-    const target = entry.linkpath ?? "";
-    if (type === "SymbolicLink") {
-      if (isRooted(target)) throw refuse(entry, `is a symlink to the absolute path ${JSON.stringify(target)}`);
-      if (climbsOut(segments(entry.path).slice(0, -1), target.split(/[\\/]/))) {
-        throw refuse(entry, `is a symlink to ${JSON.stringify(target)}, outside the release`);
-      }
-      symlinks.set(key, target);
-    }
-    if (type === "Link") {
-      if (isRooted(target) || target.split(/[\\/]/).includes("..")) throw refuse(entry, `is a hard link to ${JSON.stringify(target)}, outside the release`);
-      if (!fileTypes.has(seen.get(segments(target).join("/")) ?? "")) {
-        throw refuse(entry, `is a hard link to ${JSON.stringify(target)}, which is not a file earlier in the archive`);
-      }
-    }
-    if (isLink) links.add(key);
-    seen.set(key, type === "Link" ? "File" : type);
-  }
-  // Order does not matter here: a link anywhere in the archive taints every path through it.
-  for (const entry of entries) {
-    const parts = segments(entry.path);
-    for (let i = 1; i < parts.length; i++) {
-      const through = parts.slice(0, i).join("/");
-      if (symlinks.has(through)) throw refuse(entry, `would be written through the symlink ${JSON.stringify(through)}`);
-    }
-    if (entry.type !== "SymbolicLink") continue;
-    const where = follow(parts, symlinks);
-    if (where === "outside") throw refuse(entry, `is a symlink to ${JSON.stringify(entry.linkpath)} that leads outside the release through other links`);
-    if (where === "loop") throw refuse(entry, "is part of a symlink loop");
   }
 }
 

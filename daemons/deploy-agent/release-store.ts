@@ -1,9 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import {
-  chmodSync, closeSync, fchmodSync, fsyncSync, type Stats, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeSync,
-} from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
+import {
+  compareReleaseIds, currentTmpName, exists, fsyncDir, isReleaseId, lstatOrNull, metaName, metaTmpName, partialName, readdirOrEmpty, removeRelease, removingName, splitId, writeFileDurably,
+} from "./release-files.ts";
+
+export { compareReleaseIds, isReleaseId } from "./release-files.ts";
 
 export interface ReleaseMeta {
   id: string;
@@ -17,34 +20,6 @@ export interface ReleaseMeta {
 }
 
 export class ReleaseStoreError extends Error {}
-
-const idPattern = /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}(?:-[1-9][0-9]{0,5})?$/;
-const idSource = idPattern.source.slice(1, -1);
-const partialName = new RegExp(`^(${idSource})\\.partial$`);
-// A tree being pruned is renamed out of the way first, so a crash halfway through its removal never leaves a listed, half-deleted release.
-const removingName = new RegExp(`^(${idSource})\\.removing$`);
-const metaName = new RegExp(`^(${idSource})\\.json$`);
-const metaTmpName = new RegExp(`^(${idSource})\\.json\\.tmp-[0-9a-f]+$`);
-const currentTmpName = /^current\.tmp-[0-9a-f]+$/;
-
-/** True for a well-formed release id: `YYYYMMDDTHHMMSSZ-<12 hex>` with an optional `-N`; nothing else may reach a path. */
-export function isReleaseId(value: unknown): value is string {
-  return typeof value === "string" && idPattern.test(value);
-}
-
-/** Orders ids by time, then by their `-N` suffix as a number (a string sort puts `-10` before `-9`). */
-export function compareReleaseIds(a: string, b: string): number {
-  const [aTime, aSuffix] = splitId(a);
-  const [bTime, bSuffix] = splitId(b);
-  if (aTime !== bTime) return aTime < bTime ? -1 : 1;
-  if (aSuffix !== bSuffix) return aSuffix - bSuffix;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function splitId(id: string): [string, number] {
-  const parts = id.split("-");
-  return [parts[0] as string, parts.length > 2 ? Number(parts[2]) : 1];
-}
 
 /** The text of `<appDir>/current`, or null when it is not a symlink. */
 export function currentTarget(appDir: string): string | null {
@@ -281,36 +256,12 @@ export class ReleaseStore {
     return !!lstatOrNull(this.path(id))?.isDirectory() && !!lstatOrNull(this.#metaPath(id))?.isFile();
   }
 
-  /** Tree out of the way first, then metadata, then the tree's contents: no step leaves a listed, half-removed release. */
   #remove(id: string): void {
-    const tree = this.path(id);
-    const removing = join(this.#releases, `${id}.removing`);
-    const hasTree = exists(tree);
-    if (hasTree) {
-      rmSync(removing, { recursive: true, force: true });
-      renameSync(tree, removing);
-      fsyncDir(this.#releases);
-    }
-    rmSync(this.#metaPath(id), { force: true });
-    rmSync(removing, { recursive: true, force: true });
+    removeRelease({ tree: this.path(id), meta: this.#metaPath(id), aside: join(this.#releases, `${id}.removing`) });
   }
 
   #writeMeta(meta: ReleaseMeta): void {
-    const file = this.#metaPath(meta.id);
-    const tmp = `${file}.tmp-${randomBytes(6).toString("hex")}`;
-    const fd = openSync(tmp, "wx", 0o600);
-    try {
-      fchmodSync(fd, this.#dirMode() & 0o644);
-      writeSync(fd, `${JSON.stringify(meta, null, 2)}\n`);
-      fsyncSync(fd);
-    } catch (err) {
-      closeSync(fd);
-      rmSync(tmp, { force: true });
-      throw err;
-    }
-    closeSync(fd);
-    renameSync(tmp, file);
-    fsyncDir(this.#releases);
+    writeFileDurably(this.#metaPath(meta.id), `${JSON.stringify(meta, null, 2)}\n`, this.#dirMode() & 0o644);
   }
 
   /** Releases are as readable as the app directory, whatever the daemon's umask, but only the agent writes them. */
@@ -349,36 +300,4 @@ function checkId(id: string): string {
 function checkMeta(meta: ReleaseMeta, id: string): void {
   if (typeof meta !== "object" || meta === null || meta.id !== id) throw new ReleaseStoreError(`release metadata must carry id ${id}`);
   if (typeof meta.deployId !== "string" || typeof meta.createdAt !== "string") throw new ReleaseStoreError(`release metadata of ${id} needs deployId and createdAt strings`);
-}
-
-function lstatOrNull(path: string): Stats | null {
-  try {
-    return lstatSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw err;
-  }
-}
-
-function exists(path: string): boolean {
-  return lstatOrNull(path) !== null;
-}
-
-function readdirOrEmpty(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw err;
-  }
-}
-
-/** Makes renames and removals in a directory survive a power cut, not only a killed process. */
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
