@@ -29,7 +29,8 @@ export const keepalive: Daemon<KeepaliveConfig> = {
 
     const roundTrip = (topic: string, sentAt: number, arrivedAt: number) => {
       const roundTripMs = Math.round(arrivedAt - sentAt);
-      if (roundTripMs > config.slowRoundTrip) {
+      // Compared unrounded: a sub-millisecond round trip still exceeds a bound of 0.
+      if (arrivedAt - sentAt > config.slowRoundTrip) {
         log.warn({ topic, roundTripMs, limitMs: config.slowRoundTrip }, "slow keepalive round trip: the path to the broker is slow");
       } else {
         log.debug({ topic, roundTripMs }, "keepalive round trip");
