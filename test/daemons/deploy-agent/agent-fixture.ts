@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { type KeyObject, randomUUID } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ExecutionContext } from "ava";
 import { execa } from "execa";
@@ -13,25 +12,17 @@ import { readSigningKey, signDeployRequest, type UnsignedDeployRequest } from ".
 import type { BodyOf, Envelope } from "../../../shared/messages/index.ts";
 import { writeKeyPair } from "../../../shared/write-key-pair.ts";
 import { captureLog } from "../../helpers/capture-log.ts";
+import { gitEnv } from "../../helpers/git-env.ts";
+import { tempDir as makeTempDir } from "../../helpers/temp-dir.ts";
 import { rawTransport, testBus, transportReady, uniquePrefix, waitFor } from "../../helpers/test-bus.ts";
 import { routeName } from "../../../shared/bus/destinations.ts";
 
 // A real deploy agent (in this process, or as `deploykit daemon deploy-agent`)
 // with real git repositories, real scripts and a real bus, for the agent tests.
 
-const gitEnv = {
-  GIT_AUTHOR_NAME: "Dev",
-  GIT_AUTHOR_EMAIL: "dev@example.com",
-  GIT_COMMITTER_NAME: "Dev",
-  GIT_COMMITTER_EMAIL: "dev@example.com",
-  GIT_CONFIG_NOSYSTEM: "1",
-  GIT_CONFIG_GLOBAL: "/dev/null",
-};
 
 export function tempDir(t: ExecutionContext, prefix = "dk-agent-"): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+  return makeTempDir(t, prefix);
 }
 
 /** A file of a commit: text, or text with a mode (0o755 for a script). */
@@ -92,6 +83,16 @@ export class AppRepo {
 }
 
 export type ResultBody = BodyOf<"deploy.results">;
+
+/** The environment a recording script saw in a step ($TEST_OUT/<step>.env). */
+export function envOf(out: string, step: string): Record<string, string> {
+  return Object.fromEntries(
+    readFileSync(join(out, `${step}.env`), "utf8")
+      .split("\n")
+      .filter((line) => line.includes("="))
+      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+  );
+}
 
 export interface AgentDirs {
   dir: string;

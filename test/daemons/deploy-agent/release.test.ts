@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import test from "ava";
-import { AppRepo, agentConfig, agentDirs, Conductor, recordingScript, startAgent, uniqueBus, writeApp } from "./agent-fixture.ts";
+import { AppRepo, agentConfig, agentDirs, Conductor, recordingScript, startAgent, uniqueBus, writeApp, envOf } from "./agent-fixture.ts";
 
 // The release strategy end to end on the in-memory bus: a signed request makes
 // the agent export the tagged commit into releases/<id>, run the hooks as the
@@ -12,14 +12,6 @@ const hooks = {
   "deploykit.yml": "scripts:\n  pre-link: bin/hook\n  post-deploy: [bin/hook, --from-repo]\nrestart: bin/hook\nhealthCheck:\n  command: [bin/hook]\n  retries: 0\n",
 };
 
-function envOf(out: string, step: string): Record<string, string> {
-  return Object.fromEntries(
-    readFileSync(join(out, `${step}.env`), "utf8")
-      .split("\n")
-      .filter((line) => line.includes("="))
-      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
-  );
-}
 
 async function setup(t: import("ava").ExecutionContext, appConfig: Record<string, unknown> = {}) {
   const dirs = agentDirs(t);

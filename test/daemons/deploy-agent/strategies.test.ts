@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import test, { type ExecutionContext } from "ava";
 import { execa } from "execa";
 import * as tar from "tar";
-import { AppRepo, agentConfig, agentDirs, Conductor, recordingScript, startAgent, tempDir, uniqueBus, writeApp } from "./agent-fixture.ts";
+import { AppRepo, agentConfig, agentDirs, Conductor, recordingScript, startAgent, tempDir, uniqueBus, writeApp, envOf } from "./agent-fixture.ts";
 import { rawTarGz, serve, sha256 } from "./artifact-fixture.ts";
 
 // The two strategies besides `release`, end to end through a real agent on the
@@ -12,14 +12,6 @@ import { rawTarGz, serve, sha256 } from "./artifact-fixture.ts";
 // `checkout` keeps the seed's contract (one site checked out in place, a TAG
 // file, pre-deploy.sh / post-deploy.sh -t TAG in a control directory).
 
-function envOf(out: string, step: string): Record<string, string> {
-  return Object.fromEntries(
-    readFileSync(join(out, `${step}.env`), "utf8")
-      .split("\n")
-      .filter((line) => line.includes("="))
-      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
-  );
-}
 
 /** Every path under `dir`, relative, as lstat sees it (symlinks are not followed). */
 function walk(dir: string): string[] {

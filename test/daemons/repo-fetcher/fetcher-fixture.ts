@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ExecutionContext } from "ava";
 import { execa } from "execa";
@@ -10,23 +9,15 @@ import type { Envelope } from "../../../shared/messages/index.ts";
 import { repoFetcher } from "../../../daemons/repo-fetcher/index.ts";
 import type { RepoFetcherConfig } from "../../../daemons/repo-fetcher/config.ts";
 import { captureLog } from "../../helpers/capture-log.ts";
+import { gitEnv } from "../../helpers/git-env.ts";
+import { tempDir as makeTempDir } from "../../helpers/temp-dir.ts";
 import { testBus, uniquePrefix, waitFor } from "../../helpers/test-bus.ts";
 
 // Real git repositories and a real daemon on a bus, for the repo-fetcher tests.
 
-const gitEnv = {
-  GIT_AUTHOR_NAME: "Dev",
-  GIT_AUTHOR_EMAIL: "dev@example.com",
-  GIT_COMMITTER_NAME: "Dev",
-  GIT_COMMITTER_EMAIL: "dev@example.com",
-  GIT_CONFIG_NOSYSTEM: "1",
-  GIT_CONFIG_GLOBAL: "/dev/null",
-};
 
 export function tempDir(t: ExecutionContext, prefix = "dk-rf-"): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+  return makeTempDir(t, prefix);
 }
 
 export async function git(gitDir: string, args: string[]): Promise<string> {
