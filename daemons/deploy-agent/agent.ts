@@ -47,6 +47,8 @@ export class Agent {
   readonly options: AgentOptions;
   readonly running = new Map<string, Running>();
   #health = new Map<string, "ok" | "failing" | "unknown">();
+  /** Every run until its result is published (an app leaves `running` just before that). */
+  #inflight = new Set<Promise<void>>();
 
   constructor(options: AgentOptions) {
     this.options = options;
@@ -153,13 +155,21 @@ export class Agent {
         await reporter.close();
       }
       this.#health.delete(request.app);
+      // Free the app before answering: a conductor may send the next deploy the moment it reads this result.
+      this.#release(request.app, request.deployId);
       const level = result.outcome === "succeeded" ? "info" : "warn";
       log[level]({ outcome: result.outcome, release: result.release, failedStep: result.failedStep, reason: result.reason, durationMs: result.durationMs }, `${request.action} ${result.outcome}`);
       await bus.publish("deploy.results", result, { correlationId });
     })()
       .catch((err: unknown) => log.error({ err }, "deploy ended without a published result"))
-      .finally(() => this.running.delete(request.app));
+      .finally(() => this.#release(request.app, request.deployId));
     this.running.set(request.app, { deployId: request.deployId, controller, done });
+    this.#inflight.add(done);
+    void done.finally(() => this.#inflight.delete(done));
+  }
+
+  #release(app: string, deployId: string): void {
+    if (this.running.get(app)?.deployId === deployId) this.running.delete(app);
   }
 
   #refuse(message: Envelope<DeployRequest>, reason: string): void {
@@ -219,7 +229,7 @@ export class Agent {
   /** Stopping cancels running deploys (one past link rolls back) and waits for their results. */
   async stop(): Promise<void> {
     for (const running of this.running.values()) running.controller.abort();
-    await Promise.allSettled([...this.running.values()].map((running) => running.done));
+    await Promise.allSettled([...this.#inflight]);
   }
 
   snapshotBase(): { host: string; facts: Record<string, unknown>; classes: string[]; agentVersion: string } {
