@@ -3,7 +3,9 @@
 // a small repository through the agent (signed request on the embedded
 // broker → deploy.results), beside a plain shell script doing the same steps
 // (git archive | tar, pre-link, atomic switch of current, restart,
-// post-deploy), interleaved in rounds so machine noise hits both.
+// post-deploy), interleaved in rounds so machine noise hits both. An
+// untimed pause (--pause, 10 ms) follows every deploy of either kind: the
+// agent publishes a result a moment before it takes the app's next request.
 // docs/benchmarks.md explains the method and holds measured figures.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -79,7 +81,7 @@ function breakdown(sample: AgentDeploySample): Record<string, number> {
   const run = sample.result.body.durationMs;
   return {
     "sign, publish → preflight started": toPreflight,
-    "  of which sign + publish to receipt": sample.publishMs,
+    "  (sign + publish until the receipt is back)": sample.publishMs,
     ...Object.fromEntries(steps.map((step) => [stepLabels[step], took[step] ?? Number.NaN])),
     "in the run, outside the steps (prune, reports)": run - inSteps,
     "run ended → deploy.results here (drain, publish)": sample.wallMs - toPreflight - run,
@@ -191,7 +193,7 @@ async function main(): Promise<void> {
     console.log(`${label("shell script (/bin/sh, the same steps)")}${fmt(s.mean)} ${fmt(s.p50)} ${fmt(s.p95)}`);
     console.log(`${label("added by the agent (agent − shell)")}${fmt(a.mean - s.mean)} ${fmt(a.p50 - s.p50)} ${fmt(a.p95 - s.p95)}`);
     console.log(
-      `cpu over the measured rounds, in cores (the machine has ${cpus().length}): ${inProcess ? "agent + broker + bench" : `agent ${cores(agentCpu)}, broker + bench ${cores(benchCpu)}`}, ` +
+      `cpu over the measured rounds, in cores (the machine has ${cpus().length}): ${inProcess ? `agent + broker + bench ${cores(agentCpu)}` : `agent ${cores(agentCpu)}, broker + bench ${cores(benchCpu)}`}, ` +
         `everything else (git, scripts, the shell deploys, other users) ${cores(machineBusy - agentCpu - (inProcess ? 0 : benchCpu))}, steal ${cores(machineAfter.steal - cpuBefore.machine.steal)}`,
     );
     if (!inProcess) console.log(`agent's own CPU per deploy (its process only, not git or the scripts): ${((agentCpu * 1000) / (deploys)).toFixed(1)} ms`);
