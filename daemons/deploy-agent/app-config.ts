@@ -5,7 +5,7 @@ import { z } from "zod";
 import { describeIssues } from "../../shared/bus/envelope-codec.ts";
 import { parseDuration } from "../../shared/config/config-schema.ts";
 import { name } from "../../shared/messages/fields.ts";
-import { cloneUrlProblem } from "../repo-fetcher/clone-url.ts";
+import { cloneUrlProblem } from "../../shared/git/clone-url.ts";
 
 export const strategies = ["release", "artifact", "checkout"] as const;
 export type Strategy = (typeof strategies)[number];

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import * as tar from "tar";
 import { GitError, runGit } from "../../shared/run-git.ts";
-import { Mirror } from "../repo-fetcher/mirror.ts";
+import { Mirror } from "../../shared/git/mirror.ts";
 import type { AppConfig } from "./app-config.ts";
 
 export class SourceError extends Error {

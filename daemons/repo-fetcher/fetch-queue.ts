@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { Limiter } from "./limiter.ts";
-import type { Mirror } from "./mirror.ts";
+import type { Mirror } from "../../shared/git/mirror.ts";
 
 export type TriggerKind = "build" | "commit" | "deletion" | "periodic";
 

@@ -3,12 +3,12 @@ import type { Logger } from "pino";
 import type { Subscription } from "../../shared/bus/bus.ts";
 import type { Daemon } from "../../shared/daemon.ts";
 import type { BodyInput } from "../../shared/messages/index.ts";
-import { maskedUrl } from "./clone-url.ts";
+import { maskedUrl } from "../../shared/git/clone-url.ts";
 import { type RepoFetcherConfig, repoFetcherConfig } from "./config.ts";
 import { type Answer, FetchQueue } from "./fetch-queue.ts";
 import { gitUser } from "./git-user.ts";
 import { Limiter } from "./limiter.ts";
-import { Mirror } from "./mirror.ts";
+import { Mirror } from "../../shared/git/mirror.ts";
 import { type RepoEntry, readReposFile } from "./repos-file.ts";
 import { type Routing, routeBuild, routeCommit } from "./route-message.ts";
 

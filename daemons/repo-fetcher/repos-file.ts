@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
-import { cloneUrlProblem } from "./clone-url.ts";
+import { cloneUrlProblem } from "../../shared/git/clone-url.ts";
 
 export const defaultMirrorDir = "/var/lib/deploykit/mirrors";
 

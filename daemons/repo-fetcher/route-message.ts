@@ -1,6 +1,6 @@
 import type { BodyOf, Envelope } from "../../shared/messages/index.ts";
 import { isValidRef } from "../../shared/messages/fields.ts";
-import { cloneUrlKey } from "./clone-url.ts";
+import { cloneUrlKey } from "../../shared/git/clone-url.ts";
 import type { Trigger } from "./fetch-queue.ts";
 import type { RepoEntry } from "./repos-file.ts";
 

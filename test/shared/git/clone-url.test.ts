@@ -1,5 +1,5 @@
 import test from "ava";
-import { cloneUrlKey, cloneUrlProblem, maskedUrl } from "../../../daemons/repo-fetcher/clone-url.ts";
+import { cloneUrlKey, cloneUrlProblem, maskedUrl } from "../../../shared/git/clone-url.ts";
 
 test("the clone URLs a mirror needs are accepted", (t) => {
   for (const url of [

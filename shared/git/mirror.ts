@@ -1,7 +1,7 @@
 import { chown, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { GitError, runGit } from "../../shared/run-git.ts";
-import type { GitUser } from "./git-user.ts";
+import { GitError, runGit } from "../run-git.ts";
+import type { SystemUser } from "../lookup-user.ts";
 
 // Branches and tags, each forced and pruned: tags are named in a refspec (not
 // only through --tags) because git prunes only what a refspec covers, and a
@@ -14,7 +14,7 @@ const allowedProtocols = "file:git:http:https:ssh";
 export interface MirrorOptions {
   url: string;
   path: string;
-  user?: GitUser;
+  user?: SystemUser;
   timeoutMs: number;
   /** Aborted when the daemon stops: running git is killed. */
   signal: AbortSignal;
