@@ -86,7 +86,13 @@ export class Agent {
         return;
       case "deploy":
       case "rollback":
-        this.#start(message, app, log.child({ deployId: request.deployId, app: request.app, action }));
+        try {
+          this.#start(message, app, log.child({ deployId: request.deployId, app: request.app, action }));
+        } catch (err) {
+          // E.g. a release's metadata that cannot be read: answer, and stay up for the next request.
+          log.error({ err, deployId: request.deployId, app: request.app }, "could not start the deploy");
+          this.#refuse(message, `could not start on ${this.host}: ${(err as Error).message}`);
+        }
         return;
       default: {
         const unreachable: never = action;

@@ -166,3 +166,19 @@ test("a failing pre-link script stops the deploy before link: current is untouch
     "the failed release was removed",
   );
 });
+
+test("a release whose metadata was corrupted on disk gets a refusal naming the problem, and the agent stays up", async (t) => {
+  const { repo, conductor, appDir } = await setup(t);
+  const v1 = await repo.commit({ "index.html": "v1" }, "v1");
+  const first = await conductor.result(await conductor.send({ app: "shop", ref: "refs/tags/v1", sha: v1 }));
+  const meta = join(appDir, "releases", `${first.release}.json`);
+  const saved = readFileSync(meta, "utf8");
+  writeFileSync(meta, "{not json");
+  const v2 = await repo.commit({ "index.html": "v2" }, "v2");
+  const refused = await conductor.result(await conductor.send({ app: "shop", ref: "refs/tags/v2", sha: v2 }));
+  t.is(refused.outcome, "refused");
+  t.regex(refused.reason ?? "", /could not start on web-1: .*json/i);
+  writeFileSync(meta, saved);
+  const second = await conductor.result(await conductor.send({ app: "shop", ref: "refs/tags/v2", sha: v2 }));
+  t.is(second.outcome, "succeeded", second.reason);
+});
