@@ -148,7 +148,8 @@ function checkEntries(entries: Listed[], label: string): void {
   }
 }
 
-function describe(err: unknown): string {
+/** An error and its cause, in one line for an operator. */
+export function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
   return `${err.message}${cause}`;

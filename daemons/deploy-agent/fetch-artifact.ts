@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { lchown, open, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import * as tar from "tar";
-import { ArchiveCheckError, checkArchiveEntries } from "./check-archive-entries.ts";
+import { ArchiveCheckError, checkArchiveEntries, describe } from "./check-archive-entries.ts";
 
 export type ArtifactProblem = "download" | "too-large" | "checksum" | "unsafe-entry" | "format" | "cancelled" | "timeout";
 
@@ -250,10 +250,4 @@ async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
 async function emptyDir(dir: string): Promise<void> {
   const names = await readdir(dir).catch(() => []);
   for (const name of names) await rm(join(dir, name), { recursive: true, force: true }).catch(() => {});
-}
-
-function describe(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
-  return `${err.message}${cause}`;
 }
