@@ -5,6 +5,9 @@ import { createLogger } from "../shared/create-logger.ts";
 import { type AllConfig, configSections } from "../shared/run-daemon.ts";
 import { daemons } from "../daemons/index.ts";
 
+// Commands import this module inside their handlers, not at their top: it brings the bus transports
+// and the logger, which --version, --help and the commands that only talk to the REST API never need.
+
 export interface BusArgs {
   config?: string;
   bus?: string;

@@ -2,7 +2,6 @@ import type { CommandModule } from "yargs";
 import { hashPassword } from "../../daemons/broker/authenticator.ts";
 import { broker } from "../../daemons/broker/index.ts";
 import { daemons } from "../../daemons/index.ts";
-import { runDaemon } from "../../shared/run-daemon.ts";
 import { CliError } from "../cli-error.ts";
 
 interface BrokerArgs {
@@ -42,6 +41,7 @@ export const brokerCommand: CommandModule<{ config?: string }, BrokerArgs> = {
     const env = { ...process.env };
     if (args.host !== undefined) env.DEPLOYKIT_BROKER_HOST = args.host;
     if (args.port !== undefined) env.DEPLOYKIT_BROKER_PORT = String(args.port);
+    const { runDaemon } = await import("../../shared/run-daemon.ts");
     await runDaemon(broker, { configFile: args.config, env, all: daemons });
   },
 };

@@ -2,7 +2,6 @@ import type { CommandModule } from "yargs";
 import { daemons } from "../../daemons/index.ts";
 import { configTable } from "../../shared/config/config-table.ts";
 import { readConfig } from "../../shared/config/read-config.ts";
-import { configSections } from "../../shared/run-daemon.ts";
 
 export const configCommand: CommandModule<{ config?: string }, { config?: string }> = {
   command: "config <action>",
@@ -13,7 +12,8 @@ export const configCommand: CommandModule<{ config?: string }, { config?: string
         "check",
         "Validate the configuration and print the effective values, secrets masked",
         () => {},
-        (args: { config?: string }) => {
+        async (args: { config?: string }) => {
+          const { configSections } = await import("../../shared/run-daemon.ts");
           // A ConfigError goes to the CLI's edge, which prints it and exits 78.
           const loaded = readConfig(configSections(daemons), { file: args.config });
           process.stderr.write(`configuration is valid (${loaded.file ?? "no file: defaults and environment"})\n`);
@@ -24,7 +24,8 @@ export const configCommand: CommandModule<{ config?: string }, { config?: string
         "table",
         "Print every configuration key as the Markdown table the README carries",
         () => {},
-        () => {
+        async () => {
+          const { configSections } = await import("../../shared/run-daemon.ts");
           process.stdout.write(configTable(configSections(daemons)));
         },
       )

@@ -1,6 +1,5 @@
 import type { CommandModule } from "yargs";
 import { daemons, findDaemon } from "../../daemons/index.ts";
-import { runDaemon } from "../../shared/run-daemon.ts";
 import { CliError } from "../cli-error.ts";
 
 interface DaemonArgs {
@@ -22,6 +21,7 @@ export const daemonCommand: CommandModule<{ config?: string; bus?: string }, Dae
   handler: async (args) => {
     const daemon = findDaemon(args.name);
     if (!daemon) throw new CliError(`unknown daemon "${args.name}": use one of ${daemons.map((d) => d.name).join(", ")}`, 64);
+    const { runDaemon } = await import("../../shared/run-daemon.ts");
     await runDaemon(daemon, { configFile: args.config, env: busOverride(args.bus), all: daemons });
   },
 };

@@ -6,7 +6,7 @@ import { parseDuration } from "../../shared/config/config-schema.ts";
 import type { AllConfig } from "../../shared/run-daemon.ts";
 import { runGit } from "../../shared/run-git.ts";
 import { type Outgoing, publishOrSpool } from "../../shared/spool/publish-or-spool.ts";
-import { type BusArgs, cliBus, cliConfig } from "../cli-bus.ts";
+import type { BusArgs } from "../cli-bus.ts";
 import { CliError } from "../cli-error.ts";
 import { cliSpool, oneLine, spoolOption, spoolReport } from "../cli-spool.ts";
 import { type GitCommitsBody, type PushContext, type RefUpdate, gitPushBody } from "../hooks/git-push-body.ts";
@@ -50,6 +50,7 @@ async function send(args: HookArgs, values: AllConfig, component: string, bodies
   const timeoutMs = timeoutOf(args, values);
   const spool = cliSpool(args.spool, values);
   if (bodies.length > 0) {
+    const { cliBus } = await import("../cli-bus.ts");
     const bus = cliBus(args, component, { values, quiet: true });
     try {
       const messages: Outgoing[] = [];
@@ -99,6 +100,7 @@ async function gitContext(args: HookArgs, values: AllConfig, pusher: GitCommitsB
 }
 
 async function postReceive(args: HookArgs): Promise<void> {
+  const { cliConfig } = await import("../cli-bus.ts");
   const values = cliConfig(args);
   const { updates, warnings } = parseRefUpdates(readFileSync(0, "utf8"));
   const context = await gitContext(args, values, pusherFromEnv(process.env));
@@ -106,6 +108,7 @@ async function postReceive(args: HookArgs): Promise<void> {
 }
 
 async function postCommit(args: HookArgs): Promise<void> {
+  const { cliConfig } = await import("../cli-bus.ts");
   const values = cliConfig(args);
   const found = await postCommitUpdate(process.cwd());
   if ("warning" in found) return send(args, values, "git-hook", [], [found.warning]);
@@ -116,6 +119,7 @@ async function postCommit(args: HookArgs): Promise<void> {
 
 async function svnPostCommit(args: SvnArgs): Promise<void> {
   if (!/^[0-9]+$/.test(args.rev)) throw new CliError(`revision "${args.rev}" is not a revision number`, 64);
+  const { cliConfig } = await import("../cli-bus.ts");
   const values = cliConfig(args);
   const repos = resolve(args.repos);
   const repo = { name: repoName(repos, values.hooks.repoRoots, args.repo), urls: [] };

@@ -1,7 +1,7 @@
 import type { CommandModule } from "yargs";
 import { BuildInputError } from "../../daemons/jenkins-status/jenkins-build.ts";
 import { type StepPhase, fromEnvironment, parseArtifact, stepPhases } from "../../daemons/jenkins-status/from-environment.ts";
-import { type BusArgs, cliBus } from "../cli-bus.ts";
+import type { BusArgs } from "../cli-bus.ts";
 import { CliError } from "../cli-error.ts";
 
 interface JenkinsNotifyArgs extends BusArgs {
@@ -39,6 +39,7 @@ export const jenkinsNotifyCommand: CommandModule<BusArgs, JenkinsNotifyArgs> = {
       throw err;
     }
     for (const warning of build.warnings) process.stderr.write(`jenkins-notify: ${warning}\n`);
+    const { cliBus } = await import("../cli-bus.ts");
     const bus = cliBus(args, "jenkins-notify");
     try {
       const envelope = await within(

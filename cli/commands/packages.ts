@@ -2,7 +2,7 @@ import type { Argv, CommandModule } from "yargs";
 import { InvalidMessageError } from "../../shared/bus/bus.ts";
 import { isDebianPackageName } from "../../shared/debian/package-name.ts";
 import { isDebianVersion } from "../../shared/debian/compare-versions.ts";
-import { type BusArgs, cliBus } from "../cli-bus.ts";
+import type { BusArgs } from "../cli-bus.ts";
 import { CliError } from "../cli-error.ts";
 
 interface NotifyArgs extends BusArgs {
@@ -50,6 +50,7 @@ const notifyCommand: CommandModule<BusArgs, NotifyArgs> = {
     if (args.architecture !== undefined) check("architecture", args.architecture, isArchiveName, "an architecture name");
     if (!Number.isFinite(args.timeout) || args.timeout < 0) throw new CliError("--timeout must be a number of milliseconds", 64);
     if (args.correlationId !== undefined) check("correlation-id", args.correlationId, isUuid, "a uuid");
+    const { cliBus } = await import("../cli-bus.ts");
     const bus = cliBus(args, "packages-notify");
     try {
       const envelope = await bus.publish(

@@ -2,12 +2,11 @@ import { readFileSync } from "node:fs";
 import type { CommandModule } from "yargs";
 import { z } from "zod";
 import { InvalidMessageError } from "../../shared/bus/bus.ts";
-import { hostName } from "../../shared/bus/bus-from-config.ts";
 import { describeIssues, makeEnvelope } from "../../shared/bus/envelope-codec.ts";
 import { readSigningKey, signDeployRequest, type UnsignedDeployRequest } from "../../shared/deploy-signature.ts";
 import { topicDef, topicNames, type TopicName } from "../../shared/messages/index.ts";
 import { publishOrSpool } from "../../shared/spool/publish-or-spool.ts";
-import { type BusArgs, cliBus, cliConfig } from "../cli-bus.ts";
+import type { BusArgs } from "../cli-bus.ts";
 import { CliError } from "../cli-error.ts";
 import { cliSpool, oneLine, spoolOption, spoolReport } from "../cli-spool.ts";
 
@@ -57,6 +56,8 @@ export const publishCommand: CommandModule<BusArgs, PublishArgs> = {
       throw new CliError(`the body is not JSON: ${(err as Error).message}`, 65);
     }
     if (args.signKey !== undefined) body = signedBody(args.topic, body, args.signKey);
+    // The bus client loads only now: every other command is spared the transports and the logger.
+    const [{ cliBus, cliConfig }, { hostName }] = await Promise.all([import("../cli-bus.ts"), import("../../shared/bus/bus-from-config.ts")]);
     const values = cliConfig(args);
     const spool = cliSpool(args.spool, values);
     let envelope: ReturnType<typeof makeEnvelope>;

@@ -1,7 +1,8 @@
 import type { Argv, CommandModule } from "yargs";
 import { flushSpool } from "../../shared/spool/flush-spool.ts";
 import type { SpoolDir } from "../../shared/spool/spool-dir.ts";
-import { type BusArgs, cliBus, cliConfig } from "../cli-bus.ts";
+import type { AllConfig } from "../../shared/run-daemon.ts";
+import type { BusArgs } from "../cli-bus.ts";
 import { CliError } from "../cli-error.ts";
 import { cliSpool, spoolOption } from "../cli-spool.ts";
 import { spooledExitCode } from "./publish.ts";
@@ -12,13 +13,14 @@ interface SpoolArgs extends BusArgs {
   json?: boolean;
 }
 
-function spoolOf(args: SpoolArgs, values = cliConfig(args)): SpoolDir {
+function spoolOf(args: SpoolArgs, values: AllConfig): SpoolDir {
   const spool = cliSpool(args.spool, values);
   if (!spool) throw new CliError("there is no spool: spool.dir is empty; name one with --spool DIR or DEPLOYKIT_SPOOL_DIR", 64);
   return spool;
 }
 
 async function flush(args: SpoolArgs): Promise<void> {
+  const { cliBus, cliConfig } = await import("../cli-bus.ts");
   const values = cliConfig(args);
   const spool = spoolOf(args, values);
   const waiting = spool.list().length;
@@ -43,8 +45,9 @@ async function flush(args: SpoolArgs): Promise<void> {
   }
 }
 
-function list(args: SpoolArgs): void {
-  const spool = spoolOf(args);
+async function list(args: SpoolArgs): Promise<void> {
+  const { cliConfig } = await import("../cli-bus.ts");
+  const spool = spoolOf(args, cliConfig(args));
   const entries = spool.list();
   for (const entry of entries) {
     const read = spool.read(entry);

@@ -1,6 +1,6 @@
 import type { CommandModule } from "yargs";
 import { topicDef, topicNames, type TopicName } from "../../shared/messages/index.ts";
-import { type BusArgs, cliBus } from "../cli-bus.ts";
+import type { BusArgs } from "../cli-bus.ts";
 import { CliError } from "../cli-error.ts";
 
 interface TailArgs extends BusArgs {
@@ -22,6 +22,7 @@ export const tailCommand: CommandModule<BusArgs, TailArgs> = {
   handler: async (args) => {
     const unknown = args.topics.filter((topic) => !topicDef(topic));
     if (unknown.length > 0) throw new CliError(`unknown topic ${unknown.map((t) => `"${t}"`).join(", ")}: use any of ${topicNames().join(", ")}`, 64);
+    const { cliBus } = await import("../cli-bus.ts");
     const bus = cliBus(args, "tail");
     let seen = 0;
     const done = new Promise<void>((resolve) => {

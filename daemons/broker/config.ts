@@ -1,4 +1,5 @@
 import { defineConfig } from "../../shared/config/config-schema.ts";
+import type { AnonymousPolicy } from "./authenticator.ts";
 
 export const brokerConfig = defineConfig({
   host: { doc: "Address the broker listens on", format: "string", default: "127.0.0.1" },
@@ -42,3 +43,25 @@ export const brokerConfig = defineConfig({
   metricsHost: { doc: "Address of the Prometheus /metrics endpoint", format: "string", default: "127.0.0.1" },
   metricsPort: { doc: "Port of the Prometheus /metrics endpoint (0 picks a free one)", format: "port", default: 9613 },
 });
+
+export type BrokerConfig = {
+  host: string;
+  port: number;
+  tlsCert: string;
+  tlsKey: string;
+  users: string[];
+  anonymous: AnonymousPolicy;
+  heartbeat: number;
+  connectTimeout: number;
+  maxConnections: number;
+  maxFrameSize: number;
+  maxHeaders: number;
+  maxHeaderLength: number;
+  maxSubscriptions: number;
+  slowConsumerMessages: number;
+  maxQueueLength: number;
+  maxQueues: number;
+  maxTransactionFrames: number;
+  metricsHost: string;
+  metricsPort: number;
+};

@@ -1,30 +1,6 @@
 import type { Daemon } from "../../shared/daemon.ts";
 import { version } from "../../shared/version.ts";
-import type { AnonymousPolicy } from "./authenticator.ts";
-import { brokerConfig } from "./config.ts";
-import { startBroker } from "./start-broker.ts";
-
-type BrokerConfig = {
-  host: string;
-  port: number;
-  tlsCert: string;
-  tlsKey: string;
-  users: string[];
-  anonymous: AnonymousPolicy;
-  heartbeat: number;
-  connectTimeout: number;
-  maxConnections: number;
-  maxFrameSize: number;
-  maxHeaders: number;
-  maxHeaderLength: number;
-  maxSubscriptions: number;
-  slowConsumerMessages: number;
-  maxQueueLength: number;
-  maxQueues: number;
-  maxTransactionFrames: number;
-  metricsHost: string;
-  metricsPort: number;
-};
+import { type BrokerConfig, brokerConfig } from "./config.ts";
 
 /**
  * The embedded STOMP broker: the bus for single-host installations, trials and
@@ -40,6 +16,8 @@ export const broker: Daemon<BrokerConfig> = {
     if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
       throw new Error("broker.tlsCert and broker.tlsKey go together: set both for TLS, or neither");
     }
+    // The listener, the router and the sessions load only when the broker runs: other CLI commands are spared them.
+    const { startBroker } = await import("./start-broker.ts");
     const running = await startBroker({
       host: config.host,
       port: config.port,

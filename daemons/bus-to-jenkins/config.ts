@@ -31,3 +31,17 @@ export const busToJenkinsConfig = defineConfig({
   requestTimeout: { doc: "Longest one request to Jenkins may take", format: "duration", default: 10_000 },
   concurrency: { doc: "Commits handled at once; 1 triggers in the order the pushes arrived", format: "nat", default: 1 },
 });
+
+export type BusToJenkinsConfig = {
+  url: string;
+  user: string;
+  apiToken: string;
+  jobsFile: string;
+  group: string;
+  attempts: number;
+  retryMin: number;
+  retryMax: number;
+  giveUpAfter: number;
+  requestTimeout: number;
+  concurrency: number;
+};

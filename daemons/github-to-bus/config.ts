@@ -49,3 +49,20 @@ export const githubToBusConfig = defineConfig({
   dedupEntries: { doc: "Delivery ids remembered to answer repeats without publishing again", format: "nat", default: 10_000 },
   dedupTtl: { doc: "How long a delivery id is remembered", format: "duration", default: 86_400_000 },
 });
+
+export type GithubToBusConfig = {
+  host: string;
+  port: number;
+  githubSecret: string;
+  gitlabToken: string;
+  giteaSecret: string;
+  genericToken: string;
+  repoSecrets: string[];
+  repos: string[];
+  maxBodySize: number;
+  maxCommits: number;
+  publishTimeout: number;
+  retryAfter: number;
+  dedupEntries: number;
+  dedupTtl: number;
+};

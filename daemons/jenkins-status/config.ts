@@ -21,3 +21,12 @@ export const jenkinsStatusConfig = defineConfig({
     default: "",
   },
 });
+
+export type JenkinsStatusConfig = {
+  host: string;
+  port: number;
+  token: string;
+  maxBody: number;
+  publishTimeout: number;
+  jenkinsUrl: string;
+};

@@ -13,3 +13,5 @@ export const keepaliveConfig = defineConfig({
     default: 5_000,
   },
 });
+
+export type KeepaliveConfig = { interval: number; topics: string[]; slowRoundTrip: number };

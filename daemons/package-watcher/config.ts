@@ -52,3 +52,16 @@ export const packageWatcherConfig = defineConfig({
     default: 600_000,
   },
 });
+
+export type PackageWatcherConfig = {
+  packages: string[];
+  coalesce: number;
+  updateInterval: number;
+  periodic: number;
+  aptOptions: string[];
+  aptConfigFile: string;
+  dpkgAdmindir: string;
+  includeNotInstalled: boolean;
+  stateFile: string;
+  commandTimeout: number;
+};

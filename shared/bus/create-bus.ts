@@ -135,13 +135,18 @@ class MessageBus implements Bus {
   }
 
   connected(timeoutMs: number): Promise<void> {
+    return this.waitConnected(timeoutMs, timeoutMs);
+  }
+
+  /** reportedMs: the wait the caller was given as a whole, which is what the error says (a publish waits only what is left of its timeout). */
+  private waitConnected(timeoutMs: number, reportedMs: number): Promise<void> {
     if (this.transport.state === "connected") return Promise.resolve();
     return new Promise((resolve, reject) => {
       let lastError: Error | undefined;
       const timer = setTimeout(() => {
         done = true;
         const why = lastError ? `: ${lastError.message}` : "";
-        reject(new BusUnavailableError(`no connection to ${this.description} after ${timeoutMs} ms${why}`));
+        reject(new BusUnavailableError(`no connection to ${this.description} after ${reportedMs} ms${why}`));
       }, timeoutMs);
       let done = false;
       this.transport.onState((change) => {
@@ -168,7 +173,8 @@ class MessageBus implements Bus {
 
   private async send(topic: string, raw: string, options: PublishOptions): Promise<void> {
     if (this.transport.state === "closed") throw new BusUnavailableError("the bus is closed");
-    const deadline = Date.now() + (options.timeoutMs ?? this.options.publishTimeoutMs);
+    const timeoutMs = options.timeoutMs ?? this.options.publishTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
     const publish = {
       route: routeName(this.options.prefix, topic),
       // No headers of our own: each one costs parse time on every delivery, and the envelope says what it is.
@@ -179,7 +185,7 @@ class MessageBus implements Bus {
       const left = deadline - Date.now();
       if (this.transport.state !== "connected") {
         if (left <= 0) throw new BusUnavailableError(`could not publish to ${topic}: no connection to ${this.description}`);
-        await this.connected(left).catch((err: Error) => {
+        await this.waitConnected(left, timeoutMs).catch((err: Error) => {
           throw new BusUnavailableError(`could not publish to ${topic}: ${err.message}`);
         });
       }
