@@ -11,7 +11,7 @@ import { deployPlan } from "./deploy-plan.ts";
 import { DeployRun, type ResultBody } from "./deploy-run.ts";
 import { runHealthCheck } from "./health-check.ts";
 import type { HostIdentity } from "./host-identity.ts";
-import { matchTarget } from "./match-target.ts";
+import { matchTarget } from "../../shared/match-target.ts";
 import { ProgressReporter } from "./progress-reporter.ts";
 import type { GuardVerdict } from "./request-guard.ts";
 import { scriptEnv } from "./script-env.ts";

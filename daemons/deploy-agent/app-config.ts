@@ -1,9 +1,8 @@
-import { readdirSync, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
-import YAML from "yaml";
 import { z } from "zod";
 import { describeIssues } from "../../shared/bus/envelope-codec.ts";
 import { parseDuration } from "../../shared/config/config-schema.ts";
+import { readAppFiles } from "../../shared/config/read-app-files.ts";
 import { name } from "../../shared/messages/fields.ts";
 import { cloneUrlProblem } from "../../shared/git/clone-url.ts";
 
@@ -117,27 +116,8 @@ export class AppConfigError extends Error {
  * with its name and the offending keys.
  */
 export function readAppsDir(appsDir: string): Map<string, AppConfig> {
-  let files: string[];
-  try {
-    files = readdirSync(appsDir)
-      .filter((file) => /\.ya?ml$/.test(file) && !file.startsWith("."))
-      .sort();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return new Map();
-    throw new AppConfigError(`deploy-agent.appsDir ${appsDir} cannot be read: ${(err as Error).message}`);
-  }
   const apps = new Map<string, AppConfig>();
-  for (const file of files) {
-    const path = join(appsDir, file);
-    const app = file.replace(/\.ya?ml$/, "");
-    if (!name.safeParse(app).success) throw new AppConfigError(`${path}: the file name must be the app name, [a-z0-9][a-z0-9._-]*`);
-    if (apps.has(app)) throw new AppConfigError(`${path}: app ${app} is configured twice (${app}.yaml and ${app}.yml)`);
-    let parsed: unknown;
-    try {
-      parsed = YAML.parse(readFileSync(path, "utf8")) ?? {};
-    } catch (err) {
-      throw new AppConfigError(`${path} cannot be read: ${(err as Error).message}`);
-    }
+  for (const { app, file: path, parsed } of readAppFiles(appsDir, "deploy-agent.appsDir", (message) => new AppConfigError(message))) {
     const result = appSchema.safeParse(parsed);
     if (!result.success) throw new AppConfigError(`${path}: ${describeIssues(result.error)}`);
     if (result.data.app !== undefined && result.data.app !== app) throw new AppConfigError(`${path}: app is "${result.data.app}" but the file says ${app}: make them agree`);

@@ -166,8 +166,16 @@ export const deployEventsV1 = z.looseObject({
   deployId: z.string().min(1),
   app: name,
   environment: name,
-  state: z.enum(["queued", "running", "paused", "succeeded", "failed", "cancelled", "rolling-back", "rolled-back"]),
+  // "interrupted" came with the conductor: a rollout it could not resume after a restart.
+  state: z.enum(["queued", "running", "paused", "succeeded", "failed", "cancelled", "interrupted", "rolling-back", "rolled-back"]),
   message: z.string().optional(),
+  // Added with the conductor (optional, so readers of the first shape are unaffected).
+  id: z.number().int().positive().optional(),
+  number: z.number().int().positive().optional(),
+  action: z.enum(["deploy", "rollback"]).optional(),
+  ref: z.string().optional(),
+  sha: z.string().optional(),
+  actor: z.string().optional(),
 });
 
 export const eventsV1 = z.looseObject({

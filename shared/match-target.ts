@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { targetFilter } from "../../shared/messages/types.ts";
+import type { targetFilter } from "./messages/types.ts";
 
 export type TargetFilter = z.infer<typeof targetFilter>;
 

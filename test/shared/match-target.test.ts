@@ -1,6 +1,6 @@
 import test from "ava";
-import { matchTarget, type TargetHost } from "../../../daemons/deploy-agent/match-target.ts";
-import { targetFilter } from "../../../shared/messages/types.ts";
+import { matchTarget, type TargetHost } from "../../shared/match-target.ts";
+import { targetFilter } from "../../shared/messages/types.ts";
 
 const web1: TargetHost = {
   identity: "web-1.example.com",
