@@ -1,6 +1,7 @@
 import type { AnyDaemon } from "../shared/daemon.ts";
 import { broker } from "./broker/index.ts";
 import { busToJenkins } from "./bus-to-jenkins/index.ts";
+import { conductor } from "./conductor/index.ts";
 import { deployAgent } from "./deploy-agent/index.ts";
 import { githubToBus } from "./github-to-bus/index.ts";
 import { jenkinsStatus } from "./jenkins-status/index.ts";
@@ -17,6 +18,8 @@ export const daemons: readonly AnyDaemon[] = [
   jenkinsStatus,
   repoFetcher,
   packageWatcher,
+  // Before the agent, so the conductor hears the agent's startup message and can deploy to it at once.
+  conductor,
   deployAgent,
 ];
 

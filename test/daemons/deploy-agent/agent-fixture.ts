@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { type KeyObject, randomUUID } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -12,6 +11,7 @@ import { readSigningKey, signDeployRequest, type UnsignedDeployRequest } from ".
 import type { BodyOf, Envelope } from "../../../shared/messages/index.ts";
 import { writeKeyPair } from "../../../shared/write-key-pair.ts";
 import { captureLog } from "../../helpers/capture-log.ts";
+import { type DaemonProcess, spawnDaemon } from "../../helpers/spawn-daemon.ts";
 import { gitEnv } from "../../helpers/git-env.ts";
 import { tempDir as makeTempDir } from "../../helpers/temp-dir.ts";
 import { rawTransport, testBus, transportReady, uniquePrefix, waitFor } from "../../helpers/test-bus.ts";
@@ -241,7 +241,7 @@ export async function startAgent(t: ExecutionContext, url: string, prefix: strin
 }
 
 /** `deploykit daemon deploy-agent` as a child process, so a test can SIGKILL it. */
-export function spawnAgent(t: ExecutionContext, url: string, prefix: string, config: DeployAgentConfig): ChildProcess & { stderrText: string } {
+export function spawnAgent(t: ExecutionContext, url: string, prefix: string, config: DeployAgentConfig): DaemonProcess {
   // An empty file: nothing from /etc/deploykit on this machine gets in.
   const configFile = join(dirname(config.stateDir), "deploykit.yaml");
   writeFileSync(configFile, "");
@@ -263,16 +263,7 @@ export function spawnAgent(t: ExecutionContext, url: string, prefix: string, con
     DEPLOYKIT_DEPLOY_AGENT_MIN_FREE_MEGABYTES: "1",
     DEPLOYKIT_DEPLOY_AGENT_STEP_TIMEOUT: "30s",
   };
-  const child = spawn(process.execPath, [join(import.meta.dirname, "../../../cli/deploykit.js"), "daemon", "deploy-agent"], { env, stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString("utf8");
-  });
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  });
-  Object.defineProperty(child, "stderrText", { get: () => stderr });
-  return child as ChildProcess & { stderrText: string };
+  return spawnDaemon(t, "deploy-agent", env);
 }
 
 export function uniqueBus(): { url: string; prefix: string } {

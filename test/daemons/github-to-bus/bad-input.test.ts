@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
-import { type GithubToBusConfig, githubToBus } from "../../../daemons/github-to-bus/index.ts";
+import type { GithubToBusConfig } from "../../../daemons/github-to-bus/config.ts";
+import { githubToBus } from "../../../daemons/github-to-bus/index.ts";
 import { silent, testBus, uniquePrefix } from "../../helpers/test-bus.ts";
 import { type Delivery, type Running, altered, baseConfig, fixture, fixtureSecret, send, settle, startWebhooks } from "./webhook-helpers.ts";
 

@@ -3,7 +3,8 @@ import type { ExecutionContext } from "ava";
 import type { Logger } from "pino";
 import type { Bus } from "../../../shared/bus/bus.ts";
 import type { BodyOf, Envelope } from "../../../shared/messages/index.ts";
-import { type GithubToBusConfig, githubToBus } from "../../../daemons/github-to-bus/index.ts";
+import type { GithubToBusConfig } from "../../../daemons/github-to-bus/config.ts";
+import { githubToBus } from "../../../daemons/github-to-bus/index.ts";
 import { captureLog } from "../../helpers/capture-log.ts";
 import { testBus, uniquePrefix } from "../../helpers/test-bus.ts";
 
