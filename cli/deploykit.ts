@@ -4,15 +4,25 @@ import { hideBin } from "yargs/helpers";
 import { ConfigError } from "../shared/config/read-config.ts";
 import { CliError } from "./cli-error.ts";
 import { brokerCommand } from "./commands/broker.ts";
+import { cancelCommand } from "./commands/cancel.ts";
 import { configCommand } from "./commands/config-check.ts";
 import { daemonCommand } from "./commands/daemon.ts";
+import { deployCommand } from "./commands/deploy.ts";
+import { historyCommand } from "./commands/history.ts";
+import { hostsCommand } from "./commands/hosts.ts";
 import { jenkinsNotifyCommand } from "./commands/jenkins-notify.ts";
 import { keygenCommand } from "./commands/keygen.ts";
+import { lockCommand } from "./commands/lock.ts";
+import { logsCommand } from "./commands/logs.ts";
 import { hookCommand } from "./commands/hook.ts";
 import { packagesCommand } from "./commands/packages.ts";
 import { publishCommand } from "./commands/publish.ts";
+import { rollbackCommand } from "./commands/rollback.ts";
 import { spoolCommand } from "./commands/spool.ts";
+import { statusCommand } from "./commands/status.ts";
 import { tailCommand } from "./commands/tail.ts";
+import { tokenCommand } from "./commands/token.ts";
+import { unlockCommand } from "./commands/unlock.ts";
 import { upCommand } from "./commands/up.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -29,6 +39,15 @@ async function main(argv: string[]): Promise<void> {
     })
     .option("bus", { type: "string", global: true, describe: "broker URL, overrides bus.url" })
     .command(upCommand)
+    .command(deployCommand)
+    .command(rollbackCommand)
+    .command(statusCommand)
+    .command(historyCommand)
+    .command(logsCommand)
+    .command(cancelCommand)
+    .command(lockCommand)
+    .command(unlockCommand)
+    .command(hostsCommand)
     .command(daemonCommand)
     .command(brokerCommand)
     .command(publishCommand)
@@ -38,6 +57,7 @@ async function main(argv: string[]): Promise<void> {
     .command(packagesCommand)
     .command(tailCommand)
     .command(keygenCommand)
+    .command(tokenCommand)
     .command(configCommand)
     .demandCommand(1, "say what to do: deploykit --help lists the commands")
     .strict()

@@ -32,7 +32,9 @@ function baseEnv(home: string): Record<string, string> {
 
 /** Starts `deploykit up` and resolves with its output so far once it printed that it is up. */
 async function up(args: string[], env: Record<string, string>): Promise<{ child: ResultPromise; output: () => string }> {
-  const child = execa(bin, ["up", ...args], { env, extendEnv: false, reject: false, timeout: 60_000, all: true });
+  // A free API port unless the test chose one: tests run side by side.
+  const apiPort = args.includes("--api-port") ? [] : ["--api-port", "0"];
+  const child = execa(bin, ["up", ...args, ...apiPort], { env, extendEnv: false, reject: false, timeout: 60_000, all: true });
   let output = "";
   child.all?.on("data", (chunk: Buffer) => {
     output += chunk.toString("utf8");
@@ -55,7 +57,7 @@ test("up starts the broker and every daemon on a data directory; a daemon's mess
     for (const process of [child, ...others]) process.kill("SIGKILL");
   });
   const summary = output();
-  t.regex(summary, /deploykit \S+ is up: broker, keepalive, github-to-bus, bus-to-jenkins, jenkins-status, repo-fetcher, package-watcher, deploy-agent\n/);
+  t.regex(summary, /deploykit \S+ is up: broker, keepalive, github-to-bus, bus-to-jenkins, jenkins-status, repo-fetcher, package-watcher, conductor, deploy-agent\n/);
   const stomp = /broker stomp\s+(stomp:\/\/127\.0\.0\.1:\d+)/.exec(summary)?.[1];
   const metrics = /broker metrics\s+(http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(summary)?.[1];
   t.truthy(stomp, summary);
@@ -97,7 +99,7 @@ test("up --bus runs every daemon on an external broker and starts no broker of i
   const home = mkdtempSync(join(tmpdir(), "dk-up-"));
   const { child, output } = await up(["--bus", rabbit, "--data-dir", join(home, "data")], baseEnv(home));
   t.teardown(() => child.kill("SIGKILL"));
-  t.regex(output(), /is up: keepalive, github-to-bus, bus-to-jenkins, jenkins-status, repo-fetcher, package-watcher, deploy-agent\n/);
+  t.regex(output(), /is up: keepalive, github-to-bus, bus-to-jenkins, jenkins-status, repo-fetcher, package-watcher, conductor, deploy-agent\n/);
   t.false(output().includes("broker stomp"));
   t.regex(output(), /bus\s+stomp:\/\/guest:\*\*\*@127\.0\.0\.1:61613/);
   child.kill("SIGINT");
