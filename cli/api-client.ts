@@ -16,7 +16,7 @@ import type {
   LogQuery,
   NewDeployRequest,
   Ref,
-} from "./api-types.ts";
+} from "../shared/api-types.ts";
 import { CliError } from "./cli-error.ts";
 
 export const defaultServer = "http://127.0.0.1:8470";

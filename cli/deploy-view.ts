@@ -1,4 +1,4 @@
-import type { Deploy, DeployHost, DeploySnapshot, LogLine, Step } from "./api-types.ts";
+import type { Deploy, DeployHost, DeploySnapshot, LogLine, Step } from "../shared/api-types.ts";
 import { CliError } from "./cli-error.ts";
 import type { SseEvent } from "./sse-stream.ts";
 

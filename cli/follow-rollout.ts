@@ -1,5 +1,5 @@
 import type { ApiClient } from "./api-client.ts";
-import type { Deploy } from "./api-types.ts";
+import type { Deploy } from "../shared/api-types.ts";
 import { CliError } from "./cli-error.ts";
 import type { DeployView } from "./deploy-view.ts";
 import { LiveFrame } from "./live-frame.ts";

@@ -1,4 +1,4 @@
-import type { Deploy, DeployHost, DeploySnapshot } from "./api-types.ts";
+import type { Deploy, DeployHost, DeploySnapshot } from "../shared/api-types.ts";
 import { currentStep, type DeployView, troubledHosts } from "./deploy-view.ts";
 import { visibleWidth } from "./format-table.ts";
 import { formatDuration, formatElapsed, span } from "./format-time.ts";

@@ -1,4 +1,4 @@
-import type { App, Deploy, Host, Lock } from "./api-types.ts";
+import type { App, Deploy, Host, Lock } from "../shared/api-types.ts";
 import { formatTable } from "./format-table.ts";
 import { formatAgo, formatDateTime, formatDuration, formatElapsed, span, type TimeOptions } from "./format-time.ts";
 import { sha8 } from "./render-deploy.ts";

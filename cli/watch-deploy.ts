@@ -1,6 +1,6 @@
 import type { ApiClient } from "./api-client.ts";
 import { ApiError } from "./api-error.ts";
-import { finishedStates, type LogLine } from "./api-types.ts";
+import { finishedStates, type LogLine } from "../shared/api-types.ts";
 import { CliError } from "./cli-error.ts";
 import { appendLogs, applyDeployEvent, defaultLogTail, type DeployStreamEvent, type DeployView, deployView, parseStreamEvent, troubledHosts } from "./deploy-view.ts";
 import { type SseEvent, sseStream } from "./sse-stream.ts";

@@ -1,6 +1,6 @@
 import type { CommandModule } from "yargs";
 import { type ApiArgs, apiArgs, apiClient } from "../api-client.ts";
-import type { DeployState } from "../api-types.ts";
+import type { DeployState } from "../../shared/api-types.ts";
 import { CliError } from "../cli-error.ts";
 import { deployId } from "../deploy-id.ts";
 import { renderHistory } from "../render-listings.ts";

@@ -1,6 +1,6 @@
 import type { CommandModule } from "yargs";
 import { type ApiArgs, apiArgs, apiClient } from "../api-client.ts";
-import type { LockRequest } from "../api-types.ts";
+import type { LockRequest } from "../../shared/api-types.ts";
 import { CliError } from "../cli-error.ts";
 import { describeLock } from "../render-listings.ts";
 

@@ -1,6 +1,6 @@
 import type { CommandModule } from "yargs";
 import { type ApiArgs, apiArgs, type ApiClient, apiClient } from "../api-client.ts";
-import { finishedStates, type LogLine } from "../api-types.ts";
+import { finishedStates, type LogLine } from "../../shared/api-types.ts";
 import { CliError } from "../cli-error.ts";
 import { deployId } from "../deploy-id.ts";
 import { renderSummary } from "../render-deploy.ts";

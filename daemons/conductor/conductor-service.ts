@@ -44,6 +44,20 @@ export interface DeployAsk {
   mayForce: boolean;
 }
 
+/** What a deploy of an ask would be, once every check has passed. */
+export interface DeployCheck {
+  app: ConductorApp;
+  environment: EnvironmentConfig;
+  ref: string;
+  sha: string;
+  gate: ReturnType<typeof deployGate>;
+  /** The gate has not passed and the ask forces past it. */
+  forced: boolean;
+  /** The hosts it would go to now, sorted (the rollout chooses again when it starts). */
+  hosts: string[];
+  previous: DeployRecord | undefined;
+}
+
 const key = (app: string, environment: string) => `${app}/${environment}`;
 
 /**
@@ -78,8 +92,12 @@ export class ConductorService {
     return environment;
   }
 
-  /** Every check, each with its own refusal, then the deploy is queued (and started when its environment is free). */
-  async requestDeploy(ask: DeployAsk): Promise<DeployRecord> {
+  /**
+   * Every check POST /deploys makes, each with its own refusal, without
+   * recording anything: what a deploy of this ask would be (POST /plans
+   * shows it before anything is sent).
+   */
+  async check(ask: DeployAsk): Promise<DeployCheck> {
     const { ledger, repos, registry } = this.options;
     const app = this.app(ask.app);
     const environment = this.environment(app, ask.environment);
@@ -100,20 +118,27 @@ export class ConductorService {
     const hosts = registry.choose(app.app, environment.target, ask.hosts ?? null);
     if (!hosts.ok) throw new ApiError("no-hosts", hosts.message);
     const previous = await ledger.lastSucceeded(app.app, environment.name);
+    return { app, environment, ref: resolved.ref, sha: resolved.sha, gate, forced, hosts: hosts.hosts, previous };
+  }
+
+  /** Every check, each with its own refusal, then the deploy is queued (and started when its environment is free). */
+  async requestDeploy(ask: DeployAsk): Promise<DeployRecord> {
+    const { ledger } = this.options;
+    const { app, environment, ref, sha, gate, forced, previous } = await this.check(ask);
     const deploy = await ledger.createDeploy({
       uid: randomUUID(),
       app: app.app,
       environment: environment.name,
       action: "deploy",
-      ref: resolved.ref,
-      sha: resolved.sha,
+      ref,
+      sha,
       previousSha: previous?.sha ?? null,
       rollbackOf: null,
       actor: ask.actor,
       forced,
       requestedHosts: ask.hosts ?? null,
     });
-    await ledger.audit({ actor: ask.actor, action: forced ? "force" : "deploy", app: app.app, environment: environment.name, deployId: deploy.id, detail: { ref: resolved.ref, sha: resolved.sha, hosts: ask.hosts ?? null, ...(forced ? { gate: describeGate(gate) } : {}) } });
+    await ledger.audit({ actor: ask.actor, action: forced ? "force" : "deploy", app: app.app, environment: environment.name, deployId: deploy.id, detail: { ref, sha, hosts: ask.hosts ?? null, ...(forced ? { gate: describeGate(gate) } : {}) } });
     return this.#queued(deploy);
   }
 

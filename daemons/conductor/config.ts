@@ -1,7 +1,7 @@
 import { defineConfig } from "../../shared/config/config-schema.ts";
 
 export const conductorConfig = defineConfig({
-  host: { doc: "Address the REST API (and later the web UI) listens on", format: "string", default: "127.0.0.1" },
+  host: { doc: "Address the REST API and the web UI listen on", format: "string", default: "127.0.0.1" },
   port: { doc: "Port of the REST API, /metrics and /healthz (0 picks a free one)", format: "port", default: 8470 },
   appsDir: {
     doc: "The apps the conductor deploys: one <app>.yaml each with its repository, environments, targets and rollout (see docs/conductor.md)",
@@ -31,6 +31,11 @@ export const conductorConfig = defineConfig({
   hostTimeout: { doc: "Default time a host has to answer a deploy request (an environment's rollout.hostTimeout overrides it)", format: "duration", default: 900_000 },
   hostExpiry: { doc: "A host not heard from for this long is missing: not targeted, shown as not alive", format: "duration", default: 180_000 },
   logLinesPerHost: { doc: "Most log lines kept per deploy and host (the rest are counted, not stored)", format: "nat", default: 20_000 },
+  uiDir: {
+    doc: "The web UI's built files, served at / (empty: the ones built with this installation; off: no web UI)",
+    format: "string",
+    default: "",
+  },
 });
 
 export type ConductorConfig = {
@@ -47,4 +52,5 @@ export type ConductorConfig = {
   hostTimeout: number;
   hostExpiry: number;
   logLinesPerHost: number;
+  uiDir: string;
 };

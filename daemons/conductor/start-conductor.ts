@@ -4,6 +4,7 @@ import type { DaemonContext, Stop } from "../../shared/daemon.ts";
 import { readSigningKey } from "../../shared/deploy-signature.ts";
 import { serveHttp } from "../../shared/http/serve-http.ts";
 import { readTokens, requireRole } from "./api-tokens.ts";
+import { builtUiDir, uiRoutes } from "./api/ui-routes.ts";
 import { apiRoutes } from "./api/api-routes.ts";
 import { readAppCatalog } from "./app-catalog.ts";
 import { AppRepos } from "./app-repos.ts";
@@ -93,10 +94,14 @@ export async function startConductor({ config, bus, log, signal, announce }: Dae
       port: config.port,
       log,
       registry: metrics,
-      routes: (app) => app.use("/api/v1", apiRoutes({ service, requireRole: (role) => requireRole(tokens, role) })),
+      routes: (app) => {
+        app.use("/api/v1", apiRoutes({ service, requireRole: (role) => requireRole(tokens, role) }));
+        if (config.uiDir !== "off") app.use("/", uiRoutes(config.uiDir || builtUiDir));
+      },
     });
     cleanups.push(() => http.close());
     announce("api", `${http.url}/api/v1`);
+    if (config.uiDir !== "off") announce("web ui", `${http.url}/`);
     log.info({ apps: [...apps.keys()], ledger: ledger.dialect, hosts: registry.list().length }, "conductor ready");
   } catch (err) {
     await cleanup();

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import test from "ava";
-import type { DeployHost } from "../../cli/api-types.ts";
+import type { DeployHost } from "../../shared/api-types.ts";
 import { applyDeployEvent, type DeployStreamEvent, type DeployView, deployView, parseStreamEvent } from "../../cli/deploy-view.ts";
 import { renderDeployEvent } from "../../cli/render-deploy-event.ts";
 import { renderDeploy, renderFailureLogs, renderHeader, renderSummary } from "../../cli/render-deploy.ts";

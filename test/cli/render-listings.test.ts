@@ -1,5 +1,5 @@
 import test from "ava";
-import type { App, Deploy, Host } from "../../cli/api-types.ts";
+import type { App, Deploy, Host } from "../../shared/api-types.ts";
 import { renderHistory, renderHosts, renderStatus } from "../../cli/render-listings.ts";
 
 const now = Date.parse("2026-11-22T12:10:00.000Z");

@@ -10,6 +10,7 @@ import { deployGate } from "../deploy-gate.ts";
 import { deployStates } from "../ledger/ledger.ts";
 import { ApiError } from "./api-error.ts";
 import { appView, deployView } from "./app-views.ts";
+import { planView } from "./plan-view.ts";
 import { streamDeploy } from "./stream-deploy.ts";
 
 export type Role = "viewer" | "deployer" | "admin";
@@ -81,6 +82,11 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     response.json({ status: "ok", version, ledger: ledger.dialect });
   });
 
+  // Who the token belongs to and what it may do: the web UI offers only that.
+  router.get("/whoami", requireRole("viewer"), (_request, response) => {
+    response.json({ name: response.locals.actor, role: response.locals.role });
+  });
+
   router.get(
     "/apps",
     requireRole("viewer"),
@@ -133,6 +139,17 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
       const body = parse(deployBody, request.body, "deploy request");
       const deploy = await service.requestDeploy({ ...body, actor: response.locals.actor, mayForce: response.locals.role === "admin" });
       response.status(201).json({ deploy });
+    }),
+  );
+
+  router.post(
+    "/plans",
+    requireRole("deployer"),
+    handle(async (request, response) => {
+      const body = parse(deployBody, request.body, "deploy request");
+      const check = await service.check({ ...body, actor: response.locals.actor, mayForce: response.locals.role === "admin" });
+      const queued = await ledger.listDeploys({ app: body.app, environment: body.environment, states: ["queued"], limit: 500 });
+      response.json({ plan: planView(check, registry.list(), service.runningFor(body.app, body.environment), queued.length) });
     }),
   );
 

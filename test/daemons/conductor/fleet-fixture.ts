@@ -100,7 +100,10 @@ export class Fleet {
     let api = "";
     let stop: () => Promise<void>;
     try {
-      stop = await conductor.start({ config: this.config, bus, log, host: "conductor", signal: new AbortController().signal, announce: (_what, url) => (api = url) });
+      stop = await conductor.start({ config: this.config, bus, log, host: "conductor", signal: new AbortController().signal, announce: (what, url) => {
+          if (what === "api") api = url;
+        },
+      });
     } catch (err) {
       await bus.close({ graceMs: 0 });
       throw err;
@@ -209,6 +212,7 @@ export async function startFleet(t: ExecutionContext, options: FleetOptions): Pr
     hostTimeout: 30_000,
     hostExpiry: 180_000,
     logLinesPerHost: 20_000,
+    uiDir: "off",
     ...options.conductor,
   };
   const fleet = new Fleet(options, dir, repo, tokens, config);

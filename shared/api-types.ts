@@ -1,6 +1,7 @@
 // The JSON shapes of the conductor's REST API, as docs/conductor-api.md states
-// them. The CLI reads what it needs and passes the rest through (--json), so
-// these types describe, they do not validate.
+// them: the contract the CLI and the web UI (frontend/) both read. They
+// describe, they do not validate. Types only (and one constant), so the
+// browser bundle can import this file as it is.
 
 export type DeployState = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
 export type HostOutcome = "pending" | "succeeded" | "failed" | "rolled-back" | "refused" | "timeout" | "skipped";
@@ -102,26 +103,86 @@ export interface Host {
   agentVersion: string;
 }
 
+export interface EnvironmentHost {
+  host: string;
+  alive: boolean;
+  release: string | null;
+  ref: string | null;
+  sha: string | null;
+  health: string | null;
+  since?: string | null;
+  deploying?: string | null;
+}
+
 export interface AppEnvironment {
   name: string;
   lock: Lock | null;
+  lockRequired?: boolean;
+  gate?: { jobs: string[] } | null;
   running: Deploy | null;
   queued: number;
-  current: { ref: string; sha: string; deployId: number } | null;
-  hosts: { host: string; alive: boolean; release: string | null; ref: string | null; sha: string | null; health: string | null }[];
+  current: { ref: string; sha: string; deployId: number; finishedAt?: string | null } | null;
+  hosts: EnvironmentHost[];
 }
 
 export interface App {
   name: string;
   url: string;
+  repo?: string;
+  description?: string | null;
   environments: AppEnvironment[];
+}
+
+export type Role = "viewer" | "deployer" | "admin";
+
+/** GET /whoami: the token's name and role. */
+export interface WhoAmI {
+  name: string;
+  role: Role;
+}
+
+export type BuildStatus = "passed" | "failed" | "running" | "unknown";
+
+export interface GateVerdict {
+  status: BuildStatus;
+  jobs: { job: string; phase: string; number: number | null; url: string | null }[];
+}
+
+export interface PlanHost {
+  host: string;
+  /** What the host runs now; null: never deployed. */
+  from: { release: string | null; ref: string | null; sha: string | null } | null;
+  /** Already on the sha this deploy brings. */
+  unchanged: boolean;
+}
+
+/** POST /plans: a deploy as it would go out now. */
+export interface Plan {
+  app: string;
+  environment: string;
+  ref: string;
+  sha: string;
+  previousSha: string | null;
+  previousRef: string | null;
+  /** null: the environment has no CI gate. */
+  gate: GateVerdict | null;
+  forced: boolean;
+  rollout: { canary: number; pauseMs: number };
+  batches: { batch: number; canary: boolean; hosts: PlanHost[] }[];
+  /** What it would queue behind: not a refusal. */
+  running: Deploy | null;
+  queued: number;
+}
+
+export interface ApiErrorBody {
+  error: { code: string; message: string };
 }
 
 export interface Ref {
   name: string;
   kind: "tag" | "branch";
   sha: string;
-  build: "passed" | "failed" | "running" | "unknown";
+  build: BuildStatus;
   jobs: { job: string; number: number | null; phase: string; url: string | null }[];
 }
 
