@@ -1,7 +1,8 @@
+import path from "node:path";
 import type { CommandModule } from "yargs";
 import { daemons } from "../../daemons/index.ts";
 import { TokenFileError, createToken, readTokens, roles, type Role, type TokenInfo } from "../../daemons/conductor/api-tokens.ts";
-import type { ConductorConfig } from "../../daemons/conductor/config.ts";
+import { type ConductorConfig, conductorConfig } from "../../daemons/conductor/config.ts";
 import { readConfig } from "../../shared/config/read-config.ts";
 import { CliError } from "../cli-error.ts";
 
@@ -18,12 +19,19 @@ interface CreateArgs extends TokenArgs {
 // sysexits.h: a broken tokens file is a configuration problem, a taken name bad input, a write that fails a CANTCREAT.
 const exitCodes = { "bad-file": 78, "bad-input": 64, "name-taken": 65, io: 73 } as const satisfies Record<TokenFileError["reason"], number>;
 
-/** --file, else conductor.tokensFile from the configuration (file and environment, as the conductor reads it). */
+/**
+ * --file, else conductor.tokensFile from the configuration (file and
+ * environment, as the conductor reads it); left at its packaged default with
+ * $DEPLOYKIT_DATA_DIR set, the one `deploykit up` uses in that directory.
+ */
 async function tokensFile(args: TokenArgs): Promise<string> {
   if (args.file) return args.file;
   const { configSections } = await import("../../shared/run-daemon.ts");
   const loaded = readConfig(configSections(daemons), { file: args.config });
-  return (loaded.values.conductor as ConductorConfig).tokensFile;
+  const configured = (loaded.values.conductor as ConductorConfig).tokensFile;
+  const dataDir = process.env.DEPLOYKIT_DATA_DIR;
+  if (dataDir && configured === conductorConfig.tokensFile.default) return path.join(dataDir, "conductor", "tokens.yaml");
+  return configured;
 }
 
 function cliError(err: unknown): unknown {

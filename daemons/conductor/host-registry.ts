@@ -57,7 +57,9 @@ export class HostRegistry {
     const record = this.#hosts.get(host);
     if (record === undefined) return;
     const previous = record.apps[app] ?? {};
-    this.#hosts.set(host, { ...record, apps: { ...record.apps, [app]: { ...previous, ...entry } } });
+    // It is no longer deploying: the alive message that said so is older than this answer.
+    const { deploying: _deploying, ...rest } = previous;
+    this.#hosts.set(host, { ...record, apps: { ...record.apps, [app]: { ...rest, ...entry } } });
   }
 
   alive(record: HostRecord): boolean {

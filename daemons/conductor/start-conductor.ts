@@ -3,7 +3,8 @@ import type { Subscription } from "../../shared/bus/bus.ts";
 import type { DaemonContext, Stop } from "../../shared/daemon.ts";
 import { readSigningKey } from "../../shared/deploy-signature.ts";
 import { serveHttp } from "../../shared/http/serve-http.ts";
-import { readTokens, requireRole } from "./api-tokens.ts";
+import { requireRole } from "./api-tokens.ts";
+import { reloadingTokens } from "./token-reloader.ts";
 import { builtUiDir, uiRoutes } from "./api/ui-routes.ts";
 import { apiRoutes } from "./api/api-routes.ts";
 import { readAppCatalog } from "./app-catalog.ts";
@@ -22,8 +23,8 @@ export async function startConductor({ config, bus, log, signal, announce }: Dae
   const apps = readAppCatalog(config.appsDir);
   if (apps.size === 0) log.warn({ appsDir: config.appsDir }, "no apps configured: nothing can be deployed (see docs/conductor.md)");
   const signingKey = readSigningKey(config.signingKey);
-  const tokens = readTokens(config.tokensFile);
-  if (tokens.size === 0) log.warn({ tokensFile: config.tokensFile }, "no API tokens: every API request will be refused; create one with `deploykit token create <name> --role admin`");
+  const tokens = reloadingTokens(config.tokensFile, log);
+  if (tokens().size === 0) log.warn({ tokensFile: config.tokensFile }, "no API tokens: every API request will be refused; create one with `deploykit token create <name> --role admin`");
   const ledger = await openLedger(config.database, { log });
   const cleanups: (() => Promise<void>)[] = [() => ledger.close()];
   const cleanup = async () => {

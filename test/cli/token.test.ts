@@ -38,6 +38,14 @@ test("token create without --file writes conductor.tokensFile from the configura
   const byEnv = await deploykit(["create", "ops", "--role", "admin"], { DEPLOYKIT_CONDUCTOR_TOKENS_FILE: fromEnv });
   t.is(byEnv.exitCode, 0, byEnv.stderr);
   t.deepEqual(readTokens(fromEnv).verify(byEnv.stdout.trim()), { name: "ops", role: "admin" });
+
+  // Next to `deploykit up`'s data: the tokens file up's conductor reads, unless one is configured.
+  const data = join(dir, "data");
+  const byDataDir = await deploykit(["create", "vera", "--role", "viewer"], { DEPLOYKIT_DATA_DIR: data });
+  t.is(byDataDir.exitCode, 0, byDataDir.stderr);
+  t.deepEqual(readTokens(join(data, "conductor", "tokens.yaml")).verify(byDataDir.stdout.trim()), { name: "vera", role: "viewer" });
+  const configured = await deploykit(["create", "otto", "--role", "viewer"], { DEPLOYKIT_DATA_DIR: data, DEPLOYKIT_CONDUCTOR_TOKENS_FILE: fromEnv });
+  t.deepEqual(readTokens(fromEnv).verify(configured.stdout.trim()), { name: "otto", role: "viewer" });
 });
 
 test("token create refuses a taken name, a bad name and an unknown role, and writes nothing then", async (t) => {
