@@ -110,6 +110,8 @@ export const upCommand: CommandModule<{ config?: string; bus?: string }, UpArgs>
       const prefix = server && server !== "http://127.0.0.1:8470" ? `DEPLOYKIT_SERVER=${server} ` : "";
       const dataPrefix = dataDir === defaultDataDir() ? "" : `DEPLOYKIT_DATA_DIR=${dataDir} `;
       lines.push(`  ${dataPrefix}${prefix}deploykit deploy hello v1.0.0 --env local`, `  ${dataPrefix}${prefix}deploykit status hello`);
+      const ui = started.find((d) => d.name === "conductor")?.urls.find((u) => u.what === "web ui")?.url;
+      if (ui && admin) lines.push(`or open ${ui} and sign in with the token in ${admin.tokenFile}.`);
     }
     lines.push("Stop with Ctrl-C.");
     process.stdout.write(`${lines.join("\n")}\n`);
