@@ -71,13 +71,15 @@ export function ServerPicker({
           return (
             <li key={target.host}>
               <input type="checkbox" id={id} checked={selected.has(target.host)} disabled={!target.alive} onChange={(event) => toggle(target.host, event.currentTarget.checked)} aria-describedby={`${id}-detail`} />
-              <label for={id} class="mono">
-                {target.host}
-              </label>{" "}
-              <span id={`${id}-detail`} class="muted">
-                runs {releaseLabel(target)} · <span title={dateTime(host?.lastSeen)}>seen {ago(host?.lastSeen)}</span>
-              </span>{" "}
-              {target.alive ? null : <Badge state="missing" title="not heard from recently: it cannot be deployed to" />}
+              <div>
+                <label for={id} class="mono">
+                  {target.host}
+                </label>{" "}
+                <span id={`${id}-detail`} class="muted">
+                  runs {releaseLabel(target)} · <span title={dateTime(host?.lastSeen)}>seen {ago(host?.lastSeen)}</span>
+                </span>{" "}
+                {target.alive ? null : <Badge state="missing" title="not heard from recently: it cannot be deployed to" />}
+              </div>
             </li>
           );
         })}

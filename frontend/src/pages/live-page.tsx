@@ -108,7 +108,7 @@ export function LivePage({ session, route }: PageProps) {
         <span data-deploy-state={deploy.state}>
           <Badge state={deploy.state} />
         </span>
-        <span role="status" class="muted">
+        <span role="status" class="muted" data-stream-status={status}>
           {statusText[status]}
         </span>
       </div>
