@@ -6,7 +6,9 @@ import { choose, deployByClicking, eventually, go, logOf, pageReady, planSection
 
 // The web UI (docs/web-ui.md), driven in Chromium against `deploykit up
 // --example`: sign in, deploy by clicking, watch it live, read the history,
-// lock, roll back, and what a viewer may not do.
+// lock, roll back, and what a viewer may not do. One at a time: each test runs
+// a whole `deploykit up` and a browser, and a machine with two cores running
+// seven of each at once starves the rest of the suite.
 
 async function upWithTwoHosts(t: ExecutionContext): Promise<{ up: Up; second: SecondAgent }> {
   const up = await startUp(t);
@@ -19,7 +21,7 @@ function finish(t: ExecutionContext, browsing: Browsing): void {
   t.deepEqual(browsing.errors, [], "no console errors and no uncaught exceptions on any page");
 }
 
-test("signing in: a wrong token is refused, the admin token lands on the overview, remember and sign out", async (t) => {
+test.serial("signing in: a wrong token is refused, the admin token lands on the overview, remember and sign out", async (t) => {
   t.timeout(90_000);
   const up = await startUp(t);
   const browsing = await openBrowser(t);
@@ -55,7 +57,7 @@ test("signing in: a wrong token is refused, the admin token lands on the overvie
   finish(t, browsing);
 });
 
-test("deploy a version to one server by clicking, watch it, find it in the history, the overview and the hosts", async (t) => {
+test.serial("deploy a version to one server by clicking, watch it, find it in the history, the overview and the hosts", async (t) => {
   t.timeout(150_000);
   const { up, second } = await upWithTwoHosts(t);
   const browsing = await openBrowser(t);
@@ -114,7 +116,7 @@ test("deploy a version to one server by clicking, watch it, find it in the histo
   finish(t, browsing);
 });
 
-test("a locked environment refuses deploys on the Deploy page until it is unlocked", async (t) => {
+test.serial("a locked environment refuses deploys on the Deploy page until it is unlocked", async (t) => {
   t.timeout(90_000);
   const up = await startUp(t);
   await waitForHosts(up, ["laptop"]);
@@ -160,7 +162,7 @@ test("a locked environment refuses deploys on the Deploy page until it is unlock
   finish(t, browsing);
 });
 
-test("roll back from the deploy page puts the previous version back", async (t) => {
+test.serial("roll back from the deploy page puts the previous version back", async (t) => {
   t.timeout(150_000);
   const { up, second } = await upWithTwoHosts(t);
   const browsing = await openBrowser(t);
@@ -187,7 +189,7 @@ test("roll back from the deploy page puts the previous version back", async (t) 
   finish(t, browsing);
 });
 
-test("a viewer sees no Deploy link and no Roll back or Cancel buttons", async (t) => {
+test.serial("a viewer sees no Deploy link and no Roll back or Cancel buttons", async (t) => {
   t.timeout(90_000);
   const up = await startUp(t);
   await waitForHosts(up, ["laptop"]);
@@ -217,7 +219,7 @@ test("a viewer sees no Deploy link and no Roll back or Cancel buttons", async (t
   finish(t, browsing);
 });
 
-test("at phone width the overview fits the screen", async (t) => {
+test.serial("at phone width the overview fits the screen", async (t) => {
   t.timeout(90_000);
   const up = await startUp(t);
   await waitForHosts(up, ["laptop"]);
@@ -249,7 +251,7 @@ test("at phone width the overview fits the screen", async (t) => {
   finish(t, browsing);
 });
 
-test("the deploy page reconnects by itself when its stream drops, and shows each log line once", async (t) => {
+test.serial("the deploy page reconnects by itself when its stream drops, and shows each log line once", async (t) => {
   t.timeout(90_000);
   const up = await startUp(t);
   await waitForHosts(up, ["laptop"]);

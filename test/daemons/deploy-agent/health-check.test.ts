@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import test, { type ExecutionContext } from "ava";
 import { type HealthCheck, runHealthCheck } from "../../../daemons/deploy-agent/health-check.ts";
+import { waitFor } from "../../helpers/test-bus.ts";
 
 function tempDir(t: ExecutionContext): string {
   const dir = mkdtempSync(join(tmpdir(), "dk-hc-"));
@@ -98,6 +99,9 @@ test("http: a server that never answers times out on each attempt", async (t) =>
   });
   const result = await runHealthCheck(http(url, { timeoutMs: 300, retries: 1 }), { cwd: "/", env: {} });
   t.deepEqual(result, { healthy: false, attempts: 2, detail: "no answer within 300 ms" });
+  // Each attempt sent its request; on a loaded machine the server (in this
+  // process) may read the second only after the check gave up on it.
+  await waitFor(() => requests === 2, 5_000, "the server to have seen both attempts");
   t.is(requests, 2);
 });
 
