@@ -23,10 +23,13 @@ export function ago(iso: string | null | undefined, now = Date.now()): string {
   return `${duration(ms).replace(/ \d+ s$/, "")} ago`;
 }
 
+// One formatter for the page: toLocaleString with options builds a new one per call, which a 500-host overview felt.
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
 export function dateTime(iso: string | null | undefined): string {
   if (!iso) return "—";
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  return Number.isNaN(date.getTime()) ? iso : dateTimeFormat.format(date);
 }
 
 /** "ref (sha)" for what a host runs, or its release id. */
