@@ -9,7 +9,7 @@ export type StreamEvent =
   | { type: "log"; data: { host: string; lines: LogLine[] } }
   | { type: "end" };
 
-export type StreamStatus = "connecting" | "live" | "reconnecting" | "ended";
+export type StreamStatus = "connecting" | "live" | "reconnecting" | "ended" | "refused";
 
 export interface FollowOptions {
   onEvent(event: StreamEvent): void;
@@ -34,6 +34,12 @@ export async function followDeploy(api: Api, id: number, options: FollowOptions)
       const response = await fetch(new URL(`deploys/${id}/stream`, apiBase), { headers: { ...api.headers(), accept: "text/event-stream" }, signal });
       if (response.status === 401) {
         api.onUnauthenticated();
+        return;
+      }
+      // No such deploy, or not allowed: asking again will not change the answer.
+      if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
+        const body = (await response.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
+        options.onStatus("refused", body?.error?.message ?? `the stream answered ${response.status}`);
         return;
       }
       if (!response.ok || response.body === null) throw new Error(`the stream answered ${response.status}`);

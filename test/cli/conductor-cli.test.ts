@@ -4,6 +4,7 @@ import { join } from "node:path";
 import test from "ava";
 import { execa } from "execa";
 import { waitFor } from "../helpers/test-bus.ts";
+import { upEnv } from "../helpers/up-env.ts";
 
 // The README's walk-through, as a first-time user types it: `deploykit up
 // --example`, then deploy, status, rollback, lock, history and logs from the
@@ -16,20 +17,7 @@ test("up --example, then deploy, watch, roll back, lock and read the history fro
   const home = mkdtempSync(join(tmpdir(), "dk-walk-"));
   t.teardown(() => rmSync(home, { recursive: true, force: true }));
   const dataDir = join(home, "data");
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? "",
-    HOME: home,
-    DEPLOYKIT_CONFIG: "",
-    DEPLOYKIT_LOG_FORMAT: "json",
-    DEPLOYKIT_LOG_LEVEL: "warn",
-    DEPLOYKIT_BROKER_METRICS_PORT: "0",
-    DEPLOYKIT_GITHUB_TO_BUS_PORT: "0",
-    DEPLOYKIT_JENKINS_STATUS_PORT: "0",
-    DEPLOYKIT_REPO_FETCHER_REPOS_FILE: join(home, "repos.d"),
-    DEPLOYKIT_DEPLOY_AGENT_FACTER: "false",
-    DEPLOYKIT_DEPLOY_AGENT_IDENTITY: "laptop",
-    DEPLOYKIT_DEPLOY_AGENT_MIN_FREE_MEGABYTES: "1",
-  };
+  const env = upEnv(home);
   const up = execa(bin, ["up", "--example", "--port", "0", "--api-port", "0", "--data-dir", dataDir], { env, extendEnv: false, reject: false, all: true, timeout: 120_000 });
   t.teardown(() => up.kill("SIGKILL"));
   let output = "";

@@ -7,6 +7,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import type { Deploy, Host } from "../../shared/api-types.ts";
 import { spawnDaemon } from "../helpers/spawn-daemon.ts";
 import { waitFor } from "../helpers/test-bus.ts";
+import { upEnv } from "../helpers/up-env.ts";
 
 // The web UI as an operator meets it: `deploykit up --example` as a child
 // process (broker, conductor, the local agent "laptop"), a second agent
@@ -37,20 +38,7 @@ export async function startUp(t: ExecutionContext): Promise<Up> {
   const home = mkdtempSync(join(tmpdir(), "dk-ui-"));
   t.teardown(() => rmSync(home, { recursive: true, force: true }));
   const dataDir = join(home, "data");
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? "",
-    HOME: home,
-    DEPLOYKIT_CONFIG: "",
-    DEPLOYKIT_LOG_FORMAT: "json",
-    DEPLOYKIT_LOG_LEVEL: "warn",
-    DEPLOYKIT_BROKER_METRICS_PORT: "0",
-    DEPLOYKIT_GITHUB_TO_BUS_PORT: "0",
-    DEPLOYKIT_JENKINS_STATUS_PORT: "0",
-    DEPLOYKIT_REPO_FETCHER_REPOS_FILE: join(home, "repos.d"),
-    DEPLOYKIT_DEPLOY_AGENT_FACTER: "false",
-    DEPLOYKIT_DEPLOY_AGENT_IDENTITY: "laptop",
-    DEPLOYKIT_DEPLOY_AGENT_MIN_FREE_MEGABYTES: "1",
-  };
+  const env = upEnv(home);
   const up = execa(bin, ["up", "--example", "--port", "0", "--api-port", "0", "--data-dir", dataDir], { env, extendEnv: false, reject: false, all: true, timeout: 300_000 });
   t.teardown(() => {
     up.kill("SIGKILL");

@@ -278,10 +278,21 @@ test.serial("the deploy page reconnects by itself when its stream drops, and sho
   await waitForSuccess(page);
   await logOf(page, "laptop", /is live on laptop in local/);
   t.is(await page.getByLabel("Log of laptop", { exact: true }).locator("span").count(), log.lines.length, "each line once, though three snapshots came");
-  // Chromium logs the reset this test made; any other error still fails it.
-  const provoked = `net::ERR_CONNECTION_RESET (${up.webUi}api/v1/deploys/${deploy.id}/stream)`;
+
+  // A deploy that does not exist is a refusal, not a dropped stream: said once, not asked again.
+  let missing = 0;
+  page.on("request", (request) => {
+    if (request.url().endsWith("/api/v1/deploys/999/stream")) missing++;
+  });
+  await page.goto(`${up.webUi}#/deploys/999`);
+  await page.getByRole("alert").filter({ hasText: "no deploy 999" }).waitFor();
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  t.is(missing, 1, "a 404 is not retried");
+
+  // Chromium logs the reset and the 404 this test made; any other error still fails it.
+  const provoked = [`net::ERR_CONNECTION_RESET (${up.webUi}api/v1/deploys/${deploy.id}/stream)`, `status of 404 (Not Found) (${up.webUi}api/v1/deploys/999/stream)`];
   t.deepEqual(
-    browsing.errors.filter((error) => !error.endsWith(provoked)),
+    browsing.errors.filter((error) => !provoked.some((text) => error.endsWith(text))),
     [],
   );
 });

@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import express, { type Response, Router } from "express";
 
@@ -47,12 +46,9 @@ export function uiRoutes(dir: string): Router {
       },
     }),
   );
+  // express.static answers / with index.html when there is one (checked per request, so a build made after
+  // the conductor started is served without a restart); without one, say how to make it.
   router.get("/", (_request, response) => {
-    // Checked per request: a build made after the conductor started is served without a restart.
-    if (existsSync(index)) {
-      response.sendFile(index);
-      return;
-    }
     response
       .status(503)
       .type("text/plain")

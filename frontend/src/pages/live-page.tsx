@@ -10,7 +10,7 @@ import { type LiveDeploy, applyEvent, mergeLines, nextOffset } from "../live-dep
 import { href, navigate } from "../router.ts";
 import { may } from "../session.ts";
 
-const statusText: Record<StreamStatus, string> = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…", ended: "finished" };
+const statusText: Record<StreamStatus, string> = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…", ended: "finished", refused: "refused" };
 
 /** One deploy as it happens: batches, hosts, steps and logs from the stream, which reconnects by itself. */
 export function LivePage({ session, route }: PageProps) {
@@ -47,6 +47,7 @@ export function LivePage({ session, route }: PageProps) {
       signal,
       onStatus: (next, detail) => {
         setStatus(next);
+        if (next === "refused" && detail) setError(new Error(detail));
         if (next === "reconnecting" && detail && stateRef.current === undefined) setError(new Error(detail));
       },
       onEvent: (event) => {
